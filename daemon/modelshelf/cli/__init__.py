@@ -1,0 +1,68 @@
+"""The `modelshelf` command. Only main() decides exit codes; errors print as one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..config import load_config
+from ..errors import ModelshelfError
+from ..service.logging import configure_logging
+from . import commands
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelshelf", description="Keep AI model files in one "
+                                     "verified library.")
+    parser.add_argument("--config", type=Path, help="config file (default: "
+                        "$MODELSHELF_CONFIG or ~/.config/modelshelf/config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func, help_text: str, json: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        if json:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    p = command("import", commands.cmd_import, "import model files or diffusers folders")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--move", action="store_true", help="move into the library (source removed "
+                      "once the copy is verified)")
+    mode.add_argument("--copy", action="store_true", help="copy, leaving the source (default)")
+    p = command("list", commands.cmd_list, "list the models in the library")
+    p.add_argument("--type", help="only this model type (lora, checkpoint, ...)")
+    p = command("show", commands.cmd_show, "show one model")
+    p.add_argument("model", metavar="MODEL", help="model id (or prefix), hash prefix or name")
+    p = command("search", commands.cmd_search, "search names, types, families and tags")
+    p.add_argument("text")
+    command("rebuild-index", commands.cmd_rebuild_index, "rebuild models.db from metadata.json files")
+    command("checkpoint", commands.cmd_checkpoint, "fold the index's WAL into the database")
+    p = command("verify", commands.cmd_verify, "re-hash model files and compare with metadata.json")
+    p.add_argument("model", nargs="?", metavar="MODEL", help="one model (default: all)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        config = load_config(args.config)
+        return args.func(args, config)
+    except ModelshelfError as e:
+        print(f"modelshelf: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("modelshelf: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:  # an unexpected filesystem error still gets one clear line
+        log.debug("unexpected error", exc_info=True)
+        print(f"modelshelf: {e.strerror or e} ({e.filename or 'no file'})", file=sys.stderr)
+        return 2

@@ -1,0 +1,106 @@
+"""One function per subcommand: open what it needs, call one library function, print."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..config import Config, ImportMode
+from ..errors import ModelshelfError
+from ..index import rebuild_index
+from ..ingest import ImportJob, find_importables
+from ..shelf import Shelf
+from ..verify import verify_model
+from . import render
+from .progress import ProgressLine
+
+
+def cmd_import(args: argparse.Namespace, config: Config) -> int:
+    mode = ImportMode.MOVE if args.move else ImportMode.COPY if args.copy else config.imports.mode
+    progress = ProgressLine()
+    results, failures = [], 0
+    with Shelf(config, writer=True, purpose="import") as shelf:
+        importer = shelf.importer(on_progress=progress)
+        for path in args.paths:
+            for source in find_importables(Path(path)) or [Path(path)]:
+                try:
+                    result = importer.run(ImportJob(source, mode))
+                except ModelshelfError as e:
+                    failures += 1
+                    progress.clear()
+                    print(f"error: {e}", file=sys.stderr)
+                    continue
+                progress.clear()
+                results.append(result)
+                if not args.json:
+                    print(render.import_line(result))
+        importer.checkpoint()  # the end of a batch
+    if args.json:
+        print(render.to_json(results))
+    return 1 if failures else 0
+
+
+def cmd_list(args: argparse.Namespace, config: Config) -> int:
+    with Shelf(config, writer=False) as shelf:
+        models = shelf.index.all(args.type)
+    print(render.to_json(models) if args.json else render.model_table(models))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    with Shelf(config, writer=False) as shelf:
+        models = shelf.index.search(args.text)
+    print(render.to_json(models) if args.json else render.model_table(models))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    with Shelf(config, writer=False) as shelf:
+        model = shelf.index.resolve(args.model)
+        files = shelf.index.files(model.model_id)
+    if args.json:
+        print(render.to_json({"model": model, "files": [dict(f) for f in files]}))
+    else:
+        print(render.model_details(model, files))
+    return 0
+
+
+def cmd_rebuild_index(args: argparse.Namespace, config: Config) -> int:
+    with Shelf(config, writer=True, purpose="rebuild-index") as shelf:
+        started = time.monotonic()
+        report = rebuild_index(shelf.library, shelf.index)
+        seconds = time.monotonic() - started
+    if args.json:
+        print(render.to_json({"models": len(report.records), "folders": report.folders_seen,
+                              "warnings": [str(w) for w in report.warnings], "seconds": seconds}))
+    else:
+        print(render.scan_summary(report, seconds))
+    return 0
+
+
+def cmd_checkpoint(args: argparse.Namespace, config: Config) -> int:
+    with Shelf(config, writer=True, purpose="checkpoint") as shelf:
+        pages, moved = shelf.index.checkpoint()
+    print(render.to_json({"wal_pages": pages, "checkpointed": moved}) if args.json
+          else f"checkpointed {moved} of {pages} WAL pages into {config.index_path}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, config: Config) -> int:
+    with Shelf(config, writer=False) as shelf:
+        models = [shelf.index.resolve(args.model)] if args.model else shelf.index.all()
+        settings = shelf.importer().settings
+        checks = []
+        for m in models:
+            check = verify_model(shelf.model_folder(m.path), m.path, settings)
+            checks.append(check)
+            if not args.json:
+                print(render.verify_line(check))
+    if args.json:
+        print(render.to_json(checks))
+    failed = sum(not c.ok for c in checks)
+    if not args.json:
+        print(f"{len(checks) - failed} ok, {failed} failed")
+    return 1 if failed else 0

@@ -1,0 +1,72 @@
+"""Human-readable output for the CLI; --json output is built from the same dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from ..index import IndexedModel, ScanReport
+from ..ingest import ImportResult
+from ..verify import ModelCheck
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def to_json(value: Any) -> str:
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {k: plain(x) for k, x in dataclasses.asdict(v).items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return str(v) if not isinstance(v, (int, float, bool, str, type(None))) else v
+    return json.dumps(plain(value), indent=2, ensure_ascii=False)
+
+
+def import_line(r: ImportResult) -> str:
+    if r.outcome == "duplicate":
+        gone = " (source removed)" if r.source_removed else ""
+        return f"duplicate  {r.source} is already in the library as {r.path} [{r.model_id}]{gone}"
+    speed = r.size_bytes / r.seconds / 1e6 if r.seconds > 0 else 0
+    return (f"imported   {r.source} → {r.path} [{r.model_id}] {r.model_type}/{r.family} "
+            f"{human_size(r.size_bytes)} by {r.method} in {r.seconds:.1f} s ({speed:.0f} MB/s)")
+
+
+def model_table(models: list[IndexedModel]) -> str:
+    if not models:
+        return "no models"
+    rows = [(m.model_id, m.model_type, m.family, human_size(m.size_bytes), m.path) for m in models]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d:>{widths[3]}}  {e}"
+                     for a, b, c, d, e in rows)
+
+
+def model_details(m: IndexedModel, files: list) -> str:
+    lines = [f"{k:<22}{v}" for k, v in dataclasses.asdict(m).items() if v not in (None, (), "")]
+    lines.append("files:")
+    lines += [f"  {f['name']}  {human_size(f['size'])}  blake3 {f['blake3']}  sha256 {f['sha256']}"
+              for f in files]
+    return "\n".join(lines)
+
+
+def scan_summary(report: ScanReport, seconds: float) -> str:
+    lines = [f"warning: {w}" for w in report.warnings]
+    rate = len(report.records) / seconds if seconds > 0 else 0
+    lines.append(f"indexed {len(report.records)} models from {report.folders_seen} folders in "
+                 f"{seconds:.2f} s ({rate:.0f} models/s), {len(report.warnings)} warnings")
+    return "\n".join(lines)
+
+
+def verify_line(check: ModelCheck) -> str:
+    if check.ok:
+        return f"ok       {check.path}"
+    bad = "; ".join(f"{f.name}: {f.state} {f.detail}".strip() for f in check.files if f.state != "ok")
+    return f"FAILED   {check.path}: {bad}"

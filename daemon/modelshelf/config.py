@@ -1,0 +1,163 @@
+"""Configuration: one TOML file, read once into frozen dataclasses.
+
+Every key has an embedded default (XDG folders), so no file is needed. A wrong key or value is a
+ConfigError naming the file, the key and the fix. config.example.toml documents every key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+class ImportMode(enum.StrEnum):
+    COPY = "copy"
+    MOVE = "move"
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var, "")
+    return Path(value) if os.path.isabs(value) else Path.home() / fallback
+
+
+def default_data_dir() -> Path:
+    return _xdg("XDG_DATA_HOME", ".local/share") / "modelshelf"
+
+
+def default_state_dir() -> Path:
+    return _xdg("XDG_STATE_HOME", ".local/state") / "modelshelf"
+
+
+def default_config_path() -> Path:
+    return _xdg("XDG_CONFIG_HOME", ".config") / "modelshelf" / "config.toml"
+
+
+def _range(low: float, high: float) -> dict[str, Any]:
+    return {"range": (low, high)}
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    library: Path = field(default_factory=lambda: default_data_dir() / "library")
+    inboxes: tuple[Path, ...] = field(default_factory=lambda: (default_data_dir() / "inbox",))
+    state_dir: Path = field(default_factory=default_state_dir)
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    mode: ImportMode = ImportMode.COPY
+    buffer_mib: int = field(default=8, metadata=_range(1, 256))
+    buffers: int = field(default=4, metadata=_range(2, 64))
+    direct_io: bool = True
+    reflink: bool = True
+    reserve_mib: int = field(default=256, metadata=_range(0, 1 << 20))
+    checkpoint_every: int = field(default=5, metadata=_range(1, 10_000))
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    imports: ImportConfig = field(default_factory=ImportConfig)
+    source: Path | None = None
+
+    @property
+    def index_path(self) -> Path:
+        return self.paths.state_dir / "models.db"
+
+
+# TOML section name -> Config attribute ("import" is a Python keyword).
+_SECTIONS = {"paths": "paths", "import": "imports"}
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load path, else $MODELSHELF_CONFIG, else the XDG config file if it exists, else defaults."""
+    explicit = path or (Path(os.environ["MODELSHELF_CONFIG"])
+                        if os.environ.get("MODELSHELF_CONFIG") else None)
+    path = explicit or default_config_path()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(path, "file", "does not exist", "create it from config.example.toml")
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(path, "file", f"cannot be read ({e})", "check its permissions") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(path, "file", f"is not valid TOML ({e})", "fix the syntax") from e
+    return config_from_dict(raw, path)
+
+
+def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        attr = _SECTIONS.get(name)
+        if attr is None:
+            raise _unknown(path, name, _SECTIONS)
+        if not isinstance(value, dict):
+            raise ConfigError(path, name, "must be a table", f"write it as [{name}]")
+        section_type = _field_types(Config)[attr]
+        sections[attr] = _build_section(section_type, value, name, path)
+    return Config(**sections, source=path)
+
+
+def _build_section(cls: type, values: dict[str, Any], section: str, path: Path | None) -> Any:
+    types = _field_types(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise _unknown(path, f"{section}.{key}", {f"{section}.{k}": k for k in fields})
+        where = f"[{section}] {key}"
+        kwargs[key] = _convert(value, types[key], where, path, fields[key].metadata, path)
+    return cls(**kwargs)
+
+
+def _convert(value: Any, kind: Any, where: str, path: Path | None, meta: Any,
+             base: Path | None) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(path, where, f"must be a list, got {value!r}", 'write ["...", "..."]')
+        item = typing.get_args(kind)[0]
+        return tuple(_convert(v, item, where, path, meta, base) for v in value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(path, where, f"must be true or false, got {value!r}", "use true or false")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(path, where, f"must be a whole number, got {value!r}", "write a number without quotes")
+        low, high = meta.get("range", (None, None))
+        if low is not None and not low <= value <= high:
+            raise ConfigError(path, where, f"{value} is out of range", f"use a value from {low} to {high}")
+        return value
+    if kind is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(path, where, f"must be a path, got {value!r}", 'write it as "~/models/library"')
+        p = Path(os.path.expandvars(value)).expanduser()
+        return p if p.is_absolute() or base is None else (base.parent / p)
+    if isinstance(kind, type) and issubclass(kind, enum.StrEnum):
+        allowed = [m.value for m in kind]
+        if value not in allowed:
+            raise ConfigError(path, where, f"{value!r} is not allowed", f"use one of {', '.join(allowed)}")
+        return kind(value)
+    raise TypeError(f"config type {kind} is not supported")  # a bug in this module, not in the file
+
+
+def _unknown(path: Path | None, key: str, known: dict[str, str]) -> ConfigError:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    fix = f"did you mean {close[0]}?" if close else "see config.example.toml for every key"
+    return ConfigError(path, key, "unknown key", fix)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)

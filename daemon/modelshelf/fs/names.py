@@ -1,0 +1,34 @@
+"""Names that are safe on every filesystem a library may live on (NTFS and exFAT included)."""
+
+from __future__ import annotations
+
+import re
+
+_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+             *(f"LPT{i}" for i in range(1, 10))}
+MAX_NAME_BYTES = 255
+
+
+def safe_name(name: str, fallback: str = "model") -> str:
+    """Replace NTFS-forbidden characters, avoid reserved device names, trailing dots and spaces,
+    and keep the name within 255 UTF-8 bytes (the extension is kept when shortening)."""
+    # Names that are not valid UTF-8 reach Python as surrogate escapes: NTFS refuses those too.
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    name = _FORBIDDEN.sub("_", name).strip().rstrip(". ")
+    if not name or name in {".", ".."}:
+        name = fallback
+    if name.split(".")[0].upper() in _RESERVED:
+        name = "_" + name
+    return _shorten(name)
+
+
+def _shorten(name: str) -> str:
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext) > 16:
+        stem, ext = name, ""
+    suffix = f".{ext}" if ext else ""
+    budget = MAX_NAME_BYTES - len(suffix.encode())
+    return stem.encode()[:budget].decode("utf-8", "ignore").rstrip(". ") + suffix

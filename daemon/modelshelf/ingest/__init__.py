@@ -1,0 +1,13 @@
+"""Bringing models into the library: single-pass copy + hashes, staging, verified commit."""
+
+from .importer import (Importer, ImportJob, ImportOutcome, ImportProgress, ImportResult,
+                       ProgressListener,
+                       settings_from_config)
+from .plan import find_importables
+from .sinks import FileDigest
+from .staging import RecoveryReport, recover_staging
+from .transfer import StreamSettings, hash_file
+
+__all__ = ["FileDigest", "ImportJob", "ImportOutcome", "ImportProgress", "ImportResult", "Importer",
+           "ProgressListener", "RecoveryReport", "StreamSettings", "find_importables", "hash_file", "recover_staging",
+           "settings_from_config"]

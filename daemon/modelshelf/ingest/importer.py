@@ -1,0 +1,306 @@
+"""The importer: one model (file or folder) from anywhere into the library, verified.
+
+Order of events, each durable before the next:
+  stage (origin.json) → transfer + hash → metadata.json → fsync → one rename into place
+  → fsync parents → index → (move) verify and remove the source.
+A crash before the rename leaves only staging (cleaned at start-up, renamed sources returned);
+a crash after it leaves a complete model, and the source at worst still in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import hashlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import blake3
+
+from ..classify import Probe
+from ..config import ImportConfig, ImportMode
+from ..errors import ImportFailedError, ModelshelfError
+from ..fs.durable import fsync_dir
+from ..fs.linux import rename_noreplace
+from ..index.db import ModelIndex
+from ..library.metadata import (METADATA_NAME, ClassificationRecord, FileEntry, ModelMetadata,
+                                Source, read_metadata, utc_now, write_metadata)
+from ..library.root import Library
+from .plan import ImportPlan, PlannedFile, plan_import
+from .sinks import FileDigest
+from .staging import StagedJob, restore_sources, stage_job
+from .stream import SourceChangedError
+from .transfer import StreamSettings, Transferred, TransferMethod, copy_file, hash_file, link_file
+
+log = logging.getLogger(__name__)
+
+
+class ImportOutcome(enum.StrEnum):
+    IMPORTED = "imported"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    source: Path
+    mode: ImportMode
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    job_id: str
+    source: Path
+    phase: str          # "copying", "hashing", "verifying"
+    done_bytes: int
+    total_bytes: int
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    job_id: str
+    source: Path
+    outcome: ImportOutcome
+    model_id: str
+    path: str                  # model folder relative to the library root
+    model_type: str
+    family: str
+    size_bytes: int
+    method: str                # how the bytes arrived: copy, clone, link, rename
+    seconds: float
+    source_removed: bool
+
+
+ProgressListener = Callable[[ImportProgress], None]
+
+
+def settings_from_config(cfg: ImportConfig) -> StreamSettings:
+    return StreamSettings(buffer_size=cfg.buffer_mib << 20, buffers=cfg.buffers,
+                          direct_write=cfg.direct_io, reflink=cfg.reflink,
+                          reserve_bytes=cfg.reserve_mib << 20)
+
+
+def _tree_digest(files: dict[str, FileDigest]) -> tuple[str, str]:
+    """The hashes of a folder model: over the sorted (name, size, file hash) manifest."""
+    b3, sha = blake3.blake3(), hashlib.sha256()
+    for name in sorted(files):
+        d = files[name]
+        b3.update(f"{name}\0{d.size}\0{d.blake3}\n".encode())
+        sha.update(f"{name}\0{d.size}\0{d.sha256}\n".encode())
+    return b3.hexdigest(), sha.hexdigest()
+
+
+class _DuplicateFound(Exception):
+    def __init__(self, model_id: str, path: str) -> None:
+        self.model_id, self.path = model_id, path
+
+
+class Importer:
+    """Runs import jobs against one library and index. Thread-safe: the commit step is locked."""
+
+    def __init__(self, library: Library, index: ModelIndex, config: ImportConfig,
+                 on_progress: ProgressListener | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.library, self.index, self.config = library, index, config
+        self.settings = settings_from_config(config)
+        self._on_progress = on_progress
+        self._cancel = cancel
+        self._commit_lock = threading.Lock()
+        self._since_checkpoint = 0
+
+    def run(self, job: ImportJob) -> ImportResult:
+        """Import job.source; raise a ModelshelfError (source untouched) if it cannot be done."""
+        started = time.monotonic()
+        plan = plan_import(job.source, follow_symlinks=job.mode is ImportMode.COPY)
+        if self.library.contains(job.source):
+            raise ImportFailedError(job.source, "importing", "it is already inside the library")
+        origins = {f.name: f.source for f in plan.files}
+        staged = stage_job(self.library, job.job_id, origins)
+        try:
+            arrived = self._transfer(job, plan, staged)
+            result = self._commit(job, plan, staged, arrived, started)
+        except BaseException as e:
+            for source, problem in restore_sources(staged, origins):
+                log.error("import %s: %s", job.job_id, problem or f"returned {source}")
+            staged.discard()
+            if isinstance(e, ModelshelfError) or not isinstance(e, (OSError, SourceChangedError)):
+                raise
+            raise ImportFailedError(job.source, "importing", e) from e
+        staged.discard()
+        return result
+
+    # -- transfer ----------------------------------------------------------------------------
+    def _transfer(self, job: ImportJob, plan: ImportPlan, staged: StagedJob) -> dict[str, Transferred]:
+        done = 0
+        arrived: dict[str, Transferred] = {}
+        for f in plan.files:
+            dest = staged.payload / f.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            progress = self._progress_for(job, plan.total_bytes, done)
+            arrived[f.name] = self._transfer_one(job.mode, f, dest, progress)
+            done += f.size
+        return arrived
+
+    def _transfer_one(self, mode: ImportMode, f: PlannedFile, dest: Path,
+                      progress: Callable[[str, int], None]) -> Transferred:
+        if mode is ImportMode.MOVE:
+            try:
+                method = link_file(f.source, dest)
+            except OSError as e:
+                if e.errno != errno.EXDEV:  # another filesystem or bind mount: copy, verify, delete
+                    raise
+            else:
+                digest = hash_file(dest, self.settings, lambda n: progress("hashing", n), self._cancel)
+                return Transferred(digest, method)
+        tmp = dest.with_name(dest.name + ".tmp")
+        moved = copy_file(f.source, tmp, self.settings, lambda n: progress("copying", n), self._cancel)
+        os.rename(tmp, dest)
+        return moved
+
+    def _progress_for(self, job: ImportJob, total: int, base: int) -> Callable[[str, int], None]:
+        listener = self._on_progress
+
+        def report(phase: str, done: int) -> None:
+            if listener is not None:
+                listener(ImportProgress(job.job_id, job.source, phase, base + done, total))
+        return report
+
+    # -- commit ------------------------------------------------------------------------------
+    def _commit(self, job: ImportJob, plan: ImportPlan, staged: StagedJob,
+                arrived: dict[str, Transferred], started: float) -> ImportResult:
+        digests = {name: t.digest for name, t in arrived.items()}
+        if plan.is_folder:
+            content_b3, content_sha = _tree_digest(digests)
+        else:
+            only = next(iter(digests.values()))
+            content_b3, content_sha = only.blake3, only.sha256
+        methods = {t.method for t in arrived.values()}
+        method = next(iter(methods)) if len(methods) == 1 else TransferMethod.COPY
+        fsync_dir(staged.payload)
+        with self._commit_lock:
+            try:
+                existing = self.index.by_blake3(content_b3)
+                if existing is not None:
+                    raise _DuplicateFound(existing.model_id, existing.path)
+                meta = self._metadata(job, plan, digests, content_b3, content_sha, method)
+                write_metadata(staged.payload, meta)
+                final = self._place(staged, meta)
+                rel = self.library.relative(final)
+                self.index.upsert(meta, rel)
+            except _DuplicateFound as dup:
+                return self._duplicate(job, plan, arrived, dup, content_b3, started)
+            self._count_import()
+        log.info("imported %s as %s (%s/%s, %s)", job.source, rel, meta.model_type, meta.family, method)
+        removed = self._remove_sources(job, plan, arrived, final)
+        return ImportResult(job.job_id, job.source, ImportOutcome.IMPORTED, meta.model_id, rel,
+                            meta.model_type, meta.family, meta.size_bytes, method.value,
+                            time.monotonic() - started, removed)
+
+    def _metadata(self, job: ImportJob, plan: ImportPlan, digests: dict[str, FileDigest],
+                  content_b3: str, content_sha: str, method: TransferMethod) -> ModelMetadata:
+        probe: Probe = plan.probe
+        cls = probe.classification
+        now = utc_now()
+        files = tuple(FileEntry(name, d.size, d.blake3, d.sha256) for name, d in sorted(digests.items()))
+        return ModelMetadata(
+            model_id=content_b3[:16], model_type=cls.model_type.value, family=cls.family,
+            cleaned_name=plan.cleaned_name, format=probe.format.value, files=files,
+            blake3=content_b3, sha256=content_sha, size_bytes=plan.total_bytes, added_at=now,
+            updated_at=now, source=Source(os.fsdecode(job.source.absolute()), job.mode.value),
+            classification=ClassificationRecord(cls.method.value, cls.confidence, cls.reason),
+            primary_file=plan.primary_file, official_name=probe.official_name,
+            details=dict(probe.details))
+
+    def _place(self, staged: StagedJob, meta: ModelMetadata) -> Path:
+        """Rename the payload to its model folder; a taken name with other content gets a hash suffix."""
+        base = self.library.model_dir(meta.model_type, meta.family, meta.cleaned_name)
+        for candidate in (base, base.with_name(f"{base.name}-{meta.blake3[:8]}")):
+            _make_dirs(candidate.parent, self.library.root)
+            try:
+                rename_noreplace(staged.payload, candidate)
+            except FileExistsError:
+                _raise_if_same_content(candidate, meta.blake3, self.library)
+                continue
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                _raise_if_same_content(candidate, meta.blake3, self.library)
+                continue
+            fsync_dir(candidate.parent)
+            return candidate
+        raise ImportFailedError(staged.folder, "placing", f"both {base} and its hashed name are taken")
+
+    def _duplicate(self, job: ImportJob, plan: ImportPlan, arrived: dict[str, Transferred],
+                   dup: _DuplicateFound, content_b3: str, started: float) -> ImportResult:
+        removed = False
+        if job.mode is ImportMode.MOVE:  # the content is verified equal: the source can go
+            existing = self.library.root / dup.path
+            removed = self._remove_sources(job, plan, arrived, existing, verify=False)
+        log.info("%s is a duplicate of %s (%s): not stored again", job.source, dup.path, dup.model_id)
+        return ImportResult(job.job_id, job.source, ImportOutcome.DUPLICATE, dup.model_id, dup.path,
+                            "", "", plan.total_bytes, "none", time.monotonic() - started, removed)
+
+    def _count_import(self) -> None:
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= self.config.checkpoint_every:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        self.index.checkpoint()
+        self._since_checkpoint = 0
+
+    # -- after the commit ---------------------------------------------------------------------
+    def _remove_sources(self, job: ImportJob, plan: ImportPlan, arrived: dict[str, Transferred],
+                        final: Path, verify: bool = True) -> bool:
+        if job.mode is not ImportMode.MOVE or self.library.contains(job.source):
+            return False
+        for f in plan.files:
+            t = arrived[f.name]
+            if t.method is TransferMethod.RENAME:
+                continue
+            if verify and t.method is TransferMethod.COPY:
+                again = hash_file(final / f.name, self.settings, cancel=None)
+                if again.blake3 != t.digest.blake3:
+                    raise ImportFailedError(job.source, "verifying the copy of",
+                                            f"{final / f.name} reads back with another hash; the "
+                                            "source is kept. Check the library's disk")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f.source)
+        if plan.is_folder:
+            _remove_empty_tree(plan.source)
+        fsync_dir(plan.source.parent)
+        return True
+
+
+def _raise_if_same_content(folder: Path, blake3_hex: str, library: Library) -> None:
+    try:
+        existing = read_metadata(folder / METADATA_NAME)
+    except ModelshelfError:
+        return
+    if existing.blake3 == blake3_hex:
+        raise _DuplicateFound(existing.model_id, library.relative(folder))
+
+
+def _make_dirs(folder: Path, stop: Path) -> None:
+    """mkdir -p, fsyncing the parent of every folder created so the new names survive a crash."""
+    missing = []
+    while not folder.exists() and folder != stop:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            created.mkdir()
+        fsync_dir(created.parent)
+
+
+def _remove_empty_tree(folder: Path) -> None:
+    for dirpath, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(dirpath)

@@ -1,0 +1,140 @@
+"""Bring one file's bytes into the staging area and learn both hashes, in a single pass.
+
+Strategies, fastest first: a hardlink (move on one filesystem: no bytes move), a reflink clone
+(copy on xfs/btrfs: no bytes written), and a streamed copy. Every strategy ends with the bytes
+hashed from the file that will live in the library or from the very buffers written to it.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import NoSpaceError
+from ..fs.linux import clone_file
+from .sinks import FileDigest, FileWriterSink, hash_sinks
+from .stream import ProgressCallback, SourceChangedError, open_for_reading, stream_file
+
+
+class TransferMethod(enum.StrEnum):
+    COPY = "copy"
+    CLONE = "clone"
+    LINK = "link"
+    RENAME = "rename"
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    buffer_size: int = 8 << 20
+    buffers: int = 4
+    direct_write: bool = True
+    direct_read: bool = False
+    reflink: bool = True
+    reserve_bytes: int = 256 << 20
+
+
+@dataclass(frozen=True)
+class Transferred:
+    digest: FileDigest
+    method: TransferMethod
+
+
+def _stat_signature(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def hash_file(path: Path, settings: StreamSettings, on_progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> FileDigest:
+    """BLAKE3 and SHA-256 of a file in one read."""
+    fd, direct = open_for_reading(path, settings.direct_read)
+    try:
+        before = os.fstat(fd)
+        b3, sha = hash_sinks()
+        stream_file(fd, [b3, sha], expected_size=before.st_size, buffer_size=settings.buffer_size,
+                    buffers=settings.buffers, direct=direct, on_progress=on_progress, cancel=cancel)
+        if _stat_signature(os.fstat(fd)) != _stat_signature(before):
+            raise SourceChangedError(errno.EIO, f"{path} was modified while it was hashed")
+        return FileDigest(before.st_size, b3.hexdigest(), sha.hexdigest())
+    finally:
+        os.close(fd)
+
+
+def check_free_space(source: Path, folder: Path, needed: int, reserve: int) -> None:
+    st = os.statvfs(folder)
+    free = st.f_bavail * st.f_frsize
+    if free - reserve < needed:
+        raise NoSpaceError(source, folder, needed, max(free - reserve, 0))
+
+
+def copy_file(source: Path, dest: Path, settings: StreamSettings,
+              on_progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> Transferred:
+    """Copy source to dest (which must not exist), clone if possible, fsync it, hash it."""
+    src_fd, direct_read = open_for_reading(source, settings.direct_read)
+    try:
+        before = os.fstat(src_fd)
+        if settings.reflink and _try_clone(src_fd, dest):
+            digest = hash_file(dest, settings, on_progress, cancel)
+            if digest.size != before.st_size:
+                raise SourceChangedError(errno.EIO, f"{source} changed while it was cloned")
+            return Transferred(digest, TransferMethod.CLONE)
+        check_free_space(source, dest.parent, before.st_size, settings.reserve_bytes)
+        digest = _stream_copy(src_fd, direct_read, before.st_size, dest, settings, on_progress, cancel)
+        if _stat_signature(os.fstat(src_fd)) != _stat_signature(before):
+            raise SourceChangedError(errno.EIO, f"{source} was modified while it was copied")
+        return Transferred(digest, TransferMethod.COPY)
+    finally:
+        os.close(src_fd)
+
+
+def _try_clone(src_fd: int, dest: Path) -> bool:
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        cloned = clone_file(src_fd, fd)
+        if cloned:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if not cloned:
+        os.unlink(dest)
+    return cloned
+
+
+def _stream_copy(src_fd: int, direct_read: bool, size: int, dest: Path, settings: StreamSettings,
+                 on_progress: ProgressCallback | None, cancel: threading.Event | None) -> FileDigest:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    direct_write = settings.direct_write
+    try:
+        dst_fd = os.open(dest, flags | (os.O_DIRECT if direct_write else 0), 0o644)
+    except OSError as e:
+        if not direct_write or e.errno != errno.EINVAL:
+            raise
+        direct_write = False  # tmpfs and some FUSE filesystems refuse O_DIRECT
+        dst_fd = os.open(dest, flags, 0o644)
+    try:
+        b3, sha = hash_sinks()
+        writer = FileWriterSink(dst_fd, direct=direct_write)
+        stream_file(src_fd, [b3, sha, writer], expected_size=size, buffer_size=settings.buffer_size,
+                    buffers=settings.buffers, direct=direct_read, on_progress=on_progress,
+                    cancel=cancel)
+        return FileDigest(size, b3.hexdigest(), sha.hexdigest())
+    finally:
+        os.close(dst_fd)
+
+
+def link_file(source: Path, dest: Path) -> TransferMethod:
+    """Give source a second name in the library (same filesystem). The source keeps its own name
+    until the import is committed, so a crash at any point loses nothing. Falls back to rename
+    where hardlinks are not supported; raises OSError(EXDEV) across filesystems."""
+    try:
+        os.link(source, dest, follow_symlinks=False)
+        return TransferMethod.LINK
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+            raise
+    os.rename(source, dest)
+    return TransferMethod.RENAME

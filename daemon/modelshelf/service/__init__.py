@@ -1,0 +1,1 @@
+"""Running modelshelf: logging now; the daemon's lifecycle arrives with the service issue."""

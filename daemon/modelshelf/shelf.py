@@ -1,0 +1,66 @@
+"""Wiring: the one place that builds the library, index and importer from a Config."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from .config import Config
+from .index import ModelIndex, rebuild_index
+from .ingest import Importer, ProgressListener, recover_staging
+from .library import Library, WriterLock, open_library
+
+log = logging.getLogger(__name__)
+
+
+class Shelf:
+    """An opened library with its index. `writer=True` takes the writer lock and cleans up after
+    any interrupted import (leftover staging, renamed-away sources returned)."""
+
+    def __init__(self, config: Config, *, writer: bool, purpose: str = "cli") -> None:
+        self.config = config
+        self.lock = WriterLock(config.paths.state_dir / "writer.lock")
+        if writer:
+            self.lock.acquire(purpose)
+        try:
+            self.index = ModelIndex(config.index_path)
+            self.library = self._open_library()
+            if writer:
+                report = recover_staging(self.library)
+                if report.jobs_removed:
+                    log.info("removed %d interrupted imports from staging", report.jobs_removed)
+                for problem in report.problems:
+                    log.error("%s", problem)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_library(self) -> Library:
+        known = self.index.get_meta("library_id")
+        library = open_library(self.config.paths.library, may_create=known is None)
+        if known is None:
+            self.index.set_meta("library_id", library.library_id)
+        elif known != library.library_id:
+            log.warning("index %s belonged to another library: rebuilding it from %s",
+                        self.index.path, library.root)
+            rebuild_index(library, self.index)
+        return library
+
+    def importer(self, on_progress: ProgressListener | None = None,
+                 cancel: threading.Event | None = None) -> Importer:
+        return Importer(self.library, self.index, self.config.imports, on_progress, cancel)
+
+    def model_folder(self, rel: str) -> Path:
+        return self.library.root / rel
+
+    def close(self) -> None:
+        if hasattr(self, "index"):
+            self.index.close()
+        self.lock.release()
+
+    def __enter__(self) -> Shelf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
