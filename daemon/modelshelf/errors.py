@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .units import human_size
+
 
 class ModelshelfError(Exception):
     """Root of modelshelf's errors."""
@@ -53,9 +55,10 @@ class ImportFailedError(ModelshelfError):
 class NoSpaceError(ImportFailedError):
     """Not enough free space in the library for an import."""
 
-    def __init__(self, source: Path, dest: Path, needed: int, free: int) -> None:
-        super().__init__(source, "importing", f"no space left on {dest}: {needed / 1e9:.1f} GB "
-                         f"needed, {free / 1e9:.1f} GB free. Free some space or move the library")
+    def __init__(self, source: Path, dest: Path, needed: int, free: int, reserve: int = 0) -> None:
+        kept = f" ({human_size(reserve)} of it kept in reserve)" if reserve else ""
+        super().__init__(source, "importing", f"no space left on {dest}: {human_size(needed)} "
+                         f"needed, {human_size(free)} free{kept}. Free some space or move the library")
         self.needed, self.free = needed, free
 
 

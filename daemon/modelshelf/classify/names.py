@@ -12,7 +12,7 @@ _TYPE_HINTS: list[tuple[re.Pattern[str], ModelType]] = [
     (re.compile(r"clip[_-]?vision|image[_-]?encoder|siglip"), ModelType.CLIP_VISION),
     (re.compile(r"\bvae\b|[_-]vae|vae[_-]|\bae\b"), ModelType.VAE),
     (re.compile(r"t5xxl|umt5|clip[_-][lg]\b|text[_-]?encoder|\bt5\b"), ModelType.TEXT_ENCODER),
-    (re.compile(r"esrgan|upscal|swinir|\b[248]x\b|[_-][248]x|x[248]\b"), ModelType.UPSCALER),
+    (re.compile(r"esrgan|upscal|swinir|(^|[_-])[248]x([_-]|$)|x[248]\b"), ModelType.UPSCALER),
     (re.compile(r"embedding|textual[_-]?inversion|easynegative"), ModelType.EMBEDDING),
     (re.compile(r"unet|flux1?[_-]|diffusion[_-]?model"), ModelType.DIFFUSION_MODEL),
     (re.compile(r"llama|mistral|qwen|gemma|phi-?\d|instruct|\bchat\b"), ModelType.LLM),

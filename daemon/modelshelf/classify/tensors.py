@@ -116,7 +116,8 @@ def _text_encoder(sd: StateDict) -> str | None:
     if sd.has("encoder.block.0.layer.0.SelfAttention"):
         return "umt5" if sd.has("relative_attention_bias", "block.1.") else "t5xxl"
     if sd.has("text_model.encoder.layers.") or sd.has("transformer.resblocks."):
-        width = next((sd.width(n, 1) for n in sd.names if n.endswith("token_embedding.weight")), None)
+        width = next((sd.width(n, 1) for n in sorted(sd.names)
+                      if n.endswith(("position_embedding.weight", "token_embedding.weight"))), None)
         return {768: "clip_l", 1024: "clip_h", 1280: "clip_g"}.get(width or 0, "clip")
     return None
 
@@ -124,7 +125,7 @@ def _text_encoder(sd: StateDict) -> str | None:
 def _embedding(sd: StateDict) -> str | None:
     if "emb_params" in sd.names or sd.has("string_to_param"):
         return "sd15"
-    if sd.names and sd.names <= {"clip_l", "clip_g"}:
+    if {"clip_l", "clip_g"} <= sd.names:
         return "sdxl"
     return None
 

@@ -8,15 +8,8 @@ from typing import Any
 
 from ..index import IndexedModel, ScanReport
 from ..ingest import ImportResult
+from ..units import human_size
 from ..verify import ModelCheck
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
 
 
 def to_json(value: Any) -> str:

@@ -8,11 +8,13 @@ once: the import takes as long as the slowest of them, not their sum.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
 import queue
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -70,6 +72,9 @@ class _SinkThread:
                 if self.error is None:
                     self.sink.consume(memoryview(chunk.buffer)[: chunk.length], chunk.offset)
             except BaseException as e:  # handed to the reader thread, which re-raises it
+                # The traceback's frames hold views of the ring buffer: drop their locals so the
+                # buffers can be unmapped (the traceback itself stays readable).
+                traceback.clear_frames(e.__traceback__)
                 self.error = e
                 self._failed.set()
             finally:
@@ -155,7 +160,8 @@ def stream_file(fd: int, sinks: Sequence[Sink], *, expected_size: int, buffer_si
         for w in workers:
             w.thread.join()
         for b in pool:
-            b.close()
+            with contextlib.suppress(BufferError):  # a view still held by an unwinding frame
+                b.close()
     for w in workers:
         if w.error is not None:
             raise w.error

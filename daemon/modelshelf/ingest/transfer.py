@@ -67,7 +67,7 @@ def check_free_space(source: Path, folder: Path, needed: int, reserve: int) -> N
     st = os.statvfs(folder)
     free = st.f_bavail * st.f_frsize
     if free - reserve < needed:
-        raise NoSpaceError(source, folder, needed, max(free - reserve, 0))
+        raise NoSpaceError(source, folder, needed, free, reserve)
 
 
 def copy_file(source: Path, dest: Path, settings: StreamSettings,

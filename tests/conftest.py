@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from modelshelf.config import Config, ImportConfig, PathsConfig
+from modelshelf.shelf import Shelf
+
+from .mounts import isolate_mounts
+
+isolate_mounts()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """Every thread a test starts must be stopped and joined by the end of it."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for t in leaked:
+        t.join(timeout=5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"threads left running: {still}"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the real user's folders."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "MODELSHELF_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+def make_config(root: Path, library: Path | None = None, **imports) -> Config:
+    return Config(paths=PathsConfig(library=library or root / "library", inboxes=(root / "inbox",),
+                                    state_dir=root / "state"),
+                  imports=ImportConfig(**imports))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def shelf(config: Config):
+    with Shelf(config, writer=True) as s:
+        yield s
