@@ -10,8 +10,7 @@ from modelshelf.classify import ModelFormat, probe_file, probe_folder
 from modelshelf.classify.gguf import GGML_BLOCKS
 from modelshelf.errors import NotAModelError, TruncatedModelError
 
-from ..models import (SAFETENSORS_KINDS, write_diffusers, write_gguf, write_safetensors,
-                      write_torch_zip)
+from ..models import SAFETENSORS_KINDS, write_diffusers, write_gguf, write_safetensors, write_torch_zip
 
 
 @pytest.mark.parametrize("kind", sorted(SAFETENSORS_KINDS))

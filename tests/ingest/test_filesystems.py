@@ -90,7 +90,8 @@ def test_free_space_is_checked_before_copying(tmp_path: Path) -> None:
     src = write_big_safetensors(tmp_path / "big.safetensors", 40)
     with tmpfs(tmp_path / "lib", "16m") as lib, \
             Shelf(make_config(tmp_path, library=lib / "library"), writer=True) as shelf:
-        with pytest.raises(NoSpaceError, match=r"no space left on .*: 41\.9 MB needed, 16\.8 MB free \(268\.4 MB of it kept in reserve\)"):
+        expected = r"no space left on .*: 41\.9 MB needed, 16\.8 MB free \(268\.4 MB of it kept in reserve\)"
+        with pytest.raises(NoSpaceError, match=expected):
             shelf.importer().run(ImportJob(src, ImportMode.MOVE))
         assert files_under(shelf.library.root) == [".modelshelf-library"]
     assert src.exists()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..errors import NotAModelError
 from .folders import classify_folder
-from .gguf import MAGIC as GGUF_MAGIC, GGUFHeader, read_gguf_header
+from .gguf import MAGIC as GGUF_MAGIC
+from .gguf import GGUFHeader, read_gguf_header
 from .kinds import UNKNOWN_FAMILY, Classification, Method, ModelFormat, ModelType
 from .names import classify_name, family_from_name
 from .safetensors import read_safetensors_header
@@ -24,7 +25,6 @@ MODEL_SUFFIXES = {".safetensors": ModelFormat.SAFETENSORS, ".sft": ModelFormat.S
 _KEPT_DETAILS = ("general.architecture", "general.name", "general.basename", "general.size_label",
                  "general.file_type", "general.license", "modelspec.title", "modelspec.architecture",
                  "ss_base_model_version", "ss_output_name")
-_LLM_ARCHS_NOT = {"clip", "t5", "t5encoder"}
 _DIFFUSION_ARCHS = {"flux": "flux", "sd1": "sd15", "sdxl": "sdxl", "sd3": "sd3", "aura": "auraflow",
                     "ltxv": "ltxv", "hyvid": "hunyuan_video", "wan": "wan", "hidream": "hidream",
                     "cosmos": "cosmos", "lumina2": "lumina2", "qwen_image": "qwen_image", "chroma": "chroma"}

@@ -1,8 +1,14 @@
 """Bringing models into the library: single-pass copy + hashes, staging, verified commit."""
 
-from .importer import (Importer, ImportJob, ImportOutcome, ImportProgress, ImportResult,
+from .importer import (
+                       Importer,
+                       ImportJob,
+                       ImportOutcome,
+                       ImportProgress,
+                       ImportResult,
                        ProgressListener,
-                       settings_from_config)
+                       settings_from_config,
+)
 from .plan import find_importables
 from .sinks import FileDigest
 from .staging import RecoveryReport, recover_staging

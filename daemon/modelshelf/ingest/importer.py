@@ -30,14 +30,22 @@ from ..errors import ImportFailedError, ModelshelfError
 from ..fs.durable import fsync_dir
 from ..fs.linux import rename_noreplace
 from ..index.db import ModelIndex
-from ..library.metadata import (METADATA_NAME, ClassificationRecord, FileEntry, ModelMetadata,
-                                Source, read_metadata, utc_now, write_metadata)
+from ..library.metadata import (
+    METADATA_NAME,
+    ClassificationRecord,
+    FileEntry,
+    ModelMetadata,
+    Source,
+    read_metadata,
+    utc_now,
+    write_metadata,
+)
 from ..library.root import Library
 from .plan import ImportPlan, PlannedFile, plan_import
 from .sinks import FileDigest
 from .staging import StagedJob, restore_sources, stage_job
 from .stream import SourceChangedError
-from .transfer import StreamSettings, Transferred, TransferMethod, copy_file, hash_file, link_file
+from .transfer import StreamSettings, TransferMethod, Transferred, copy_file, hash_file, link_file
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +191,10 @@ class Importer:
             content_b3, content_sha = only.blake3, only.sha256
         methods = {t.method for t in arrived.values()}
         method = next(iter(methods)) if len(methods) == 1 else TransferMethod.COPY
-        fsync_dir(staged.payload)
+        for folder in sorted({(staged.payload / name).parent for name in arrived}, reverse=True):
+            fsync_dir(folder)  # every new name, in subfolders too, is durable before the commit
+        if plan.is_folder:
+            fsync_dir(staged.payload)
         with self._commit_lock:
             try:
                 existing = self.index.by_blake3(content_b3)

@@ -12,8 +12,13 @@ from dataclasses import dataclass
 import blake3
 
 from ..fs.durable import write_all
-from ..fs.linux import (SYNC_FILE_RANGE_WAIT_AFTER, SYNC_FILE_RANGE_WAIT_BEFORE,
-                        SYNC_FILE_RANGE_WRITE, drop_cache, sync_file_range)
+from ..fs.linux import (
+    SYNC_FILE_RANGE_WAIT_AFTER,
+    SYNC_FILE_RANGE_WAIT_BEFORE,
+    SYNC_FILE_RANGE_WRITE,
+    drop_cache,
+    sync_file_range,
+)
 from .stream import ALIGNMENT
 
 
