@@ -1,0 +1,29 @@
+"""Which inbox entries are partial downloads, temporary files or system clutter."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from pathlib import PurePath
+
+DEFAULT_IGNORE = ("*.tmp", "*.part", "*.crdownload", "*.partial", "*.download", "*.aria2",
+                  "*.incomplete", ".*", "@eaDir", ".Trash*", "*.error.txt")
+FAILED_FOLDER = "failed"
+
+
+class IgnoreRules:
+    """Glob patterns matched against every path component (case-insensitive)."""
+
+    def __init__(self, patterns: Iterable[str] = DEFAULT_IGNORE) -> None:
+        self.patterns = tuple(p.lower() for p in patterns)
+
+    def name_ignored(self, name: str) -> bool:
+        lowered = name.lower()
+        return any(fnmatch.fnmatchcase(lowered, p) for p in self.patterns)
+
+    def ignored(self, relative: PurePath) -> bool:
+        """True if any component of a path relative to the inbox is ignored (or is failed/)."""
+        parts = relative.parts
+        if parts and parts[0] == FAILED_FOLDER:
+            return True
+        return any(self.name_ignored(p) for p in parts)

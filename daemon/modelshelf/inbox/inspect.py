@@ -1,0 +1,48 @@
+"""The I/O the arrival tracker needs: signatures of inbox entries and the model self-check."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from ..classify import is_model_file, probe_file
+from ..errors import NotAModelError, TruncatedModelError
+from .arrival import CheckResult, Signature
+from .ignore import IgnoreRules
+
+
+def signature_of(path: Path, ignore: IgnoreRules) -> Signature | None:
+    """Size and mtime of a file, or of a whole folder tree (symlinks are not followed)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        return Signature(st.st_size, st.st_mtime_ns)
+    size, newest, files, partial = 0, st.st_mtime_ns, 0, 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            try:
+                s = os.lstat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue
+            newest = max(newest, s.st_mtime_ns)
+            if not stat.S_ISDIR(s.st_mode):
+                size, files = size + s.st_size, files + 1
+                partial += ignore.name_ignored(name)
+    return Signature(size, newest, files, partial, is_folder=True)
+
+
+def self_check(path: Path) -> tuple[CheckResult, str]:
+    """TRUNCATED if a model file's own header says bytes are missing; anything else is left to
+    the importer (which explains what is wrong with a file that is not a model)."""
+    if not is_model_file(path):
+        return CheckResult.OK, ""
+    try:
+        probe_file(path)
+    except TruncatedModelError as e:
+        return CheckResult.TRUNCATED, e.reason
+    except NotAModelError:
+        pass
+    return CheckResult.OK, ""
