@@ -63,10 +63,53 @@ class ImportConfig:
     checkpoint_every: int = field(default=5, metadata=_range(1, 10_000))
 
 
+class Polling(enum.StrEnum):
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+DEFAULT_IGNORE = ("*.tmp", "*.part", "*.crdownload", "*.partial", "*.download", "*.aria2",
+                  "*.incomplete", ".*", "@eaDir", ".Trash*", "*.error.txt")
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    quiet_seconds: float = field(default=3.0, metadata=_range(0.1, 3600))
+    rescan_seconds: float = field(default=300.0, metadata=_range(1, 86400))
+    incomplete_seconds: float = field(default=600.0, metadata=_range(1, 7 * 86400))
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    polling: Polling = Polling.AUTO
+
+
+@dataclass(frozen=True)
+class DrivesConfig:
+    ssd: tuple[Path, ...] = ()
+    hdd: tuple[Path, ...] = ()
+    workers: int = field(default=4, metadata=_range(1, 64))
+
+
+def default_socket_path() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if os.path.isabs(runtime):
+        return Path(runtime) / "modelshelf" / "status.sock"
+    return default_state_dir() / "status.sock"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    socket: Path = field(default_factory=default_socket_path)
+    drain_seconds: float = field(default=30.0, metadata=_range(0, 3600))
+    status_interval: float = field(default=1.0, metadata=_range(0.1, 60))
+
+
 @dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     imports: ImportConfig = field(default_factory=ImportConfig)
+    inbox: InboxConfig = field(default_factory=InboxConfig)
+    drives: DrivesConfig = field(default_factory=DrivesConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     source: Path | None = None
 
     @property
@@ -75,7 +118,8 @@ class Config:
 
 
 # TOML section name -> Config attribute ("import" is a Python keyword).
-_SECTIONS = {"paths": "paths", "import": "imports"}
+_SECTIONS = {"paths": "paths", "import": "imports", "inbox": "inbox", "drives": "drives",
+             "service": "service"}
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -106,7 +150,22 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(path, name, "must be a table", f"write it as [{name}]")
         section_type = _field_types(Config)[attr]
         sections[attr] = _build_section(section_type, value, name, path)
-    return Config(**sections, source=path)
+    config = Config(**sections, source=path)
+    _check_overlaps(config, path)
+    return config
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    c, p = os.path.realpath(child), os.path.realpath(parent)
+    return c == p or c.startswith(p.rstrip("/") + "/")
+
+
+def _check_overlaps(config: Config, path: Path | None) -> None:
+    """An inbox inside the library (or the library inside an inbox) would import itself."""
+    for inbox in config.paths.inboxes:
+        if _inside(inbox, config.paths.library) or _inside(config.paths.library, inbox):
+            raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the library {config.paths.library}",
+                              "keep inboxes and the library apart")
 
 
 def _build_section(cls: type, values: dict[str, Any], section: str, path: Path | None) -> Any:
@@ -132,6 +191,17 @@ def _convert(value: Any, kind: Any, where: str, path: Path | None, meta: Any,
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(path, where, f"must be true or false, got {value!r}", "use true or false")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(path, where, f"must be a number, got {value!r}", "write a number without quotes")
+        low, high = meta.get("range", (None, None))
+        if low is not None and not low <= value <= high:
+            raise ConfigError(path, where, f"{value} is out of range", f"use a value from {low} to {high}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(path, where, f"must be a non-empty string, got {value!r}", 'write it in "quotes"')
         return value
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):

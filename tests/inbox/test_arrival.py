@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelshelf.inbox import (Arrival, ArrivalTracker, CheckResult, EventKind as E, IgnoreRules, Incomplete,
-                              Signature)
+from modelshelf.inbox import Arrival, ArrivalTracker, CheckResult, IgnoreRules, Incomplete, Signature
+from modelshelf.inbox import EventKind as E
 
 INBOX = Path("/inbox")
 QUIET = 2.0

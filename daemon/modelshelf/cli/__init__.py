@@ -47,12 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     command("checkpoint", commands.cmd_checkpoint, "fold the index's WAL into the database")
     p = command("verify", commands.cmd_verify, "re-hash model files and compare with metadata.json")
     p.add_argument("model", nargs="?", metavar="MODEL", help="one model (default: all)")
+    command("daemon", commands.cmd_daemon, "run the service (systemd runs this)", json=False)
+    command("status", commands.cmd_status, "what the daemon is doing")
+    command("jobs", commands.cmd_jobs, "the daemon's running, queued and recent imports")
+    command("rescan", commands.cmd_rescan, "make the daemon rescan its inboxes now")
+    command("install-service", commands.cmd_install_service,
+            "write the systemd user unit for this installation", json=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, daemon=args.command == "daemon")
     try:
         config = load_config(args.config)
         return args.func(args, config)

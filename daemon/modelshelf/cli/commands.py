@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,12 +14,19 @@ from ..index import rebuild_index
 from ..ingest import ImportJob, find_importables
 from ..shelf import Shelf
 from ..verify import verify_model
-from . import render
+from . import remote, render
 from .progress import ProgressLine
 
 
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
     mode = ImportMode.MOVE if args.move else ImportMode.COPY if args.copy else config.imports.mode
+    queued = remote.try_ask(config, "import", {"paths": [os.path.abspath(p) for p in args.paths],
+                                               "mode": mode.value})
+    if queued is not None:  # the daemon owns the library while it runs
+        jobs = remote.follow_jobs(config, queued["job_ids"], quiet=args.json)
+        if args.json:
+            print(render.to_json(jobs))
+        return 1 if any(j["state"] == "failed" for j in jobs) else 0
     progress = ProgressLine()
     results, failures = [], 0
     with Shelf(config, writer=True, purpose="import") as shelf:
@@ -68,6 +76,12 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_rebuild_index(args: argparse.Namespace, config: Config) -> int:
+    done = remote.try_ask(config, "rebuild-index")
+    if done is not None:
+        print(render.to_json(done) if args.json else "\n".join(
+            [f"warning: {w}" for w in done["warnings"]]
+            + [f"indexed {done['models']} models in {done['seconds']:.2f} s (by the daemon)"]))
+        return 0
     with Shelf(config, writer=True, purpose="rebuild-index") as shelf:
         started = time.monotonic()
         report = rebuild_index(shelf.library, shelf.index)
@@ -81,8 +95,12 @@ def cmd_rebuild_index(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace, config: Config) -> int:
-    with Shelf(config, writer=True, purpose="checkpoint") as shelf:
-        pages, moved = shelf.index.checkpoint()
+    done = remote.try_ask(config, "checkpoint")
+    if done is not None:
+        pages, moved = done["wal_pages"], done["checkpointed"]
+    else:
+        with Shelf(config, writer=True, purpose="checkpoint") as shelf:
+            pages, moved = shelf.index.checkpoint()
     print(render.to_json({"wal_pages": pages, "checkpointed": moved}) if args.json
           else f"checkpointed {moved} of {pages} WAL pages into {config.index_path}")
     return 0
@@ -104,3 +122,34 @@ def cmd_verify(args: argparse.Namespace, config: Config) -> int:
     if not args.json:
         print(f"{len(checks) - failed} ok, {failed} failed")
     return 1 if failed else 0
+
+
+def cmd_daemon(args: argparse.Namespace, config: Config) -> int:
+    from ..service.daemon import Daemon
+    return Daemon(config).run()
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    status = remote.ask(config, "status")
+    print(render.to_json(status) if args.json else render.status_view(status))
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace, config: Config) -> int:
+    jobs = remote.ask(config, "jobs")
+    print(render.to_json(jobs) if args.json else render.jobs_view(jobs))
+    return 0
+
+
+def cmd_rescan(args: argparse.Namespace, config: Config) -> int:
+    done = remote.ask(config, "rescan")
+    print(render.to_json(done) if args.json else f"rescanned the inboxes: {done['entries_seen']} entries seen")
+    return 0
+
+
+def cmd_install_service(args: argparse.Namespace, config: Config) -> int:
+    from ..service.unit import install_unit
+    path = install_unit(config)
+    print(f"wrote {path}\nstart it with: systemctl --user daemon-reload && "
+          "systemctl --user enable --now modelshelf")
+    return 0

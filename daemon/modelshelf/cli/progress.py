@@ -7,11 +7,7 @@ import time
 from typing import TextIO
 
 from ..ingest import ImportProgress
-
-
-def bar(fraction: float, width: int = 24) -> str:
-    filled = int(max(0.0, min(1.0, fraction)) * width)
-    return "█" * filled + "░" * (width - filled)
+from .render import bar
 
 
 class ProgressLine:

@@ -63,3 +63,43 @@ def verify_line(check: ModelCheck) -> str:
         return f"ok       {check.path}"
     bad = "; ".join(f"{f.name}: {f.state} {f.detail}".strip() for f in check.files if f.state != "ok")
     return f"FAILED   {check.path}: {bad}"
+
+
+def bar(fraction: float, width: int = 24) -> str:
+    filled = int(max(0.0, min(1.0, fraction)) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def job_line(job: dict[str, Any]) -> str:
+    name = job["source"]
+    if job["state"] == "failed":
+        return f"failed     {name}: {job['error']}"
+    if job["state"] == "duplicate":
+        return f"duplicate  {name} is already in the library as {job['path']} [{job['model_id']}]"
+    return f"{job['state']:<10} {name} → {job['path']} [{job['model_id']}]"
+
+
+def status_view(status: dict[str, Any]) -> str:
+    lines = [f"modelshelf: {status['status_line']}",
+             f"library   {status['library']}  ({status['models']} models)",
+             f"inboxes   {', '.join(status['inboxes'])}"]
+    for j in status["running"]:
+        lines.append(f"  [{bar(j['percent'] / 100)}] {j['percent']:5.1f}% {j['mb_per_s']:6.0f} MB/s  "
+                     f"{j['phase']:<9} {j['source']}")
+    if status["queued"]:
+        lines.append(f"queued    {status['queued']}")
+    if status["inbox_waiting"]:
+        lines.append(f"arriving  {status['inbox_waiting']} (waiting until complete)")
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(status["counts"].items()))
+    if counts:
+        lines.append(f"done      {counts}")
+    if status.get("last_error"):
+        lines.append(f"last error {status['last_error']}")
+    return "\n".join(lines)
+
+
+def jobs_view(jobs: dict[str, Any]) -> str:
+    lines = [f"running  [{bar(j['percent'] / 100, 16)}] {j['percent']:5.1f}% {j['source']}" for j in jobs["running"]]
+    lines += [f"queued   {j['source']}" for j in jobs["queued"]]
+    lines += [job_line(j) for j in jobs["recent"][:20]]
+    return "\n".join(lines) or "no jobs"

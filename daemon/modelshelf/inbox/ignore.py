@@ -6,8 +6,8 @@ import fnmatch
 from collections.abc import Iterable
 from pathlib import PurePath
 
-DEFAULT_IGNORE = ("*.tmp", "*.part", "*.crdownload", "*.partial", "*.download", "*.aria2",
-                  "*.incomplete", ".*", "@eaDir", ".Trash*", "*.error.txt")
+from ..config import DEFAULT_IGNORE
+
 FAILED_FOLDER = "failed"
 
 

@@ -16,10 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirModifiedEvent, DirMovedEvent,
-                             FileClosedEvent, FileClosedNoWriteEvent, FileCreatedEvent,
-                             FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileOpenedEvent,
-                             FileSystemEvent, FileSystemEventHandler)
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
@@ -140,7 +151,7 @@ class InboxWatcher:
         for tracker in self._trackers.values():
             ignore = tracker.ignore
             with self._lock:
-                decisions += tracker.poll(self.clock(), lambda p: signature_of(p, ignore), self_check)
+                decisions += tracker.poll(self.clock(), lambda p, rules=ignore: signature_of(p, rules), self_check)
         return decisions
 
     def done(self, path: Path) -> None:

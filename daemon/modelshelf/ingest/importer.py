@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -262,6 +262,12 @@ class Importer:
         self._since_checkpoint += 1
         if self._since_checkpoint >= self.config.checkpoint_every:
             self.checkpoint()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold off every commit (for a rebuild that must not miss an import)."""
+        with self._commit_lock:
+            yield
 
     def checkpoint(self) -> None:
         self.index.checkpoint()

@@ -1,0 +1,130 @@
+"""What the daemon is doing right now: one thread-safe board that the STATUS= line, the status
+socket and the CLI all read from."""
+
+from __future__ import annotations
+
+import collections
+import enum
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..ingest import ImportProgress, ImportResult
+
+
+class State(enum.StrEnum):
+    STARTING = "starting"
+    IDLE = "idle"
+    IMPORTING = "importing"
+    RELOADING = "reloading"
+    STOPPING = "stopping"
+
+
+@dataclass
+class JobView:
+    job_id: str
+    source: str
+    state: str = "queued"          # queued | running | imported | duplicate | failed
+    phase: str = ""
+    done_bytes: int = 0
+    total_bytes: int = 0
+    mb_per_s: float = 0.0
+    queued_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    model_id: str | None = None
+    path: str | None = None
+    error: str | None = None
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.done_bytes / self.total_bytes if self.total_bytes else 0.0
+
+
+class StatusBoard:
+    def __init__(self, model_count: int = 0, history: int = 50) -> None:
+        self._lock = threading.Lock()
+        self.state = State.STARTING
+        self.model_count = model_count
+        self._jobs: dict[str, JobView] = {}
+        self._finished: collections.deque[JobView] = collections.deque(maxlen=history)
+        self._counts = collections.Counter[str]()
+        self.inbox_waiting = 0
+        self.started_at = time.time()
+        self.last_error: str | None = None
+
+    def set_state(self, state: State) -> None:
+        with self._lock:
+            self.state = state
+
+    def queued(self, job_id: str, source: Path) -> None:
+        with self._lock:
+            self._jobs[job_id] = JobView(job_id, str(source))
+
+    def started(self, job_id: str) -> None:
+        with self._lock:
+            job = self._jobs[job_id]
+            job.state, job.started_at = "running", time.time()
+
+    def progress(self, p: ImportProgress) -> None:
+        with self._lock:
+            job = self._jobs.get(p.job_id)
+            if job is None:
+                return
+            job.phase, job.done_bytes, job.total_bytes = p.phase, p.done_bytes, p.total_bytes
+            elapsed = time.time() - (job.started_at or time.time())
+            job.mb_per_s = p.done_bytes / elapsed / 1e6 if elapsed > 0 else 0.0
+
+    def finished(self, job_id: str, result: ImportResult | None = None, error: str | None = None) -> None:
+        with self._lock:
+            job = self._jobs.pop(job_id)
+            job.finished_at = time.time()
+            if result is not None:
+                job.state, job.model_id, job.path = result.outcome.value, result.model_id, result.path
+                job.done_bytes = job.total_bytes = result.size_bytes
+                if result.outcome == "imported":
+                    self.model_count += 1
+            else:
+                job.state, job.error = "failed", error
+                self.last_error = error
+            self._counts[job.state] += 1
+            self._finished.append(job)
+
+    def jobs(self) -> dict[str, list[dict[str, Any]]]:
+        with self._lock:
+            running = [asdict(j) | {"percent": round(j.percent, 1)} for j in self._jobs.values()
+                       if j.state == "running"]
+            queued = [asdict(j) for j in self._jobs.values() if j.state == "queued"]
+            recent = [asdict(j) for j in reversed(self._finished)]
+        return {"running": running, "queued": queued, "recent": recent}
+
+    def snapshot(self) -> dict[str, Any]:
+        jobs = self.jobs()
+        with self._lock:
+            return {"state": self.state.value, "models": self.model_count,
+                    "running": jobs["running"], "queued": len(jobs["queued"]),
+                    "inbox_waiting": self.inbox_waiting, "counts": dict(self._counts),
+                    "last_error": self.last_error, "uptime_s": round(time.time() - self.started_at, 1),
+                    "status_line": self._line(jobs)}
+
+    def status_line(self) -> str:
+        jobs = self.jobs()
+        with self._lock:
+            return self._line(jobs)
+
+    def _line(self, jobs: dict[str, list[dict[str, Any]]]) -> str:
+        """`importing sdxl.safetensors 41% 612 MB/s · 2 queued` / `idle · 312 models · inbox empty`."""
+        queued = len(jobs["queued"])
+        if jobs["running"]:
+            parts = [f"importing {Path(j['source']).name} {j['percent']:.0f}% {j['mb_per_s']:.0f} MB/s"
+                     for j in jobs["running"]]
+            parts.append(f"{queued} queued" if queued else f"{self.model_count} models")
+            return " · ".join(parts)
+        if self.state in (State.STARTING, State.STOPPING, State.RELOADING):
+            return f"{self.state.value} · {self.model_count} models"
+        waiting = (f"{self.inbox_waiting} arriving" if self.inbox_waiting else "inbox empty")
+        tail = f" · last error: {self.last_error[:80]}" if self.last_error else ""
+        return f"idle · {self.model_count} models · {waiting}{tail}"
+
