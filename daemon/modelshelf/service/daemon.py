@@ -115,13 +115,13 @@ class Daemon:
             self.board.finished(item.job.job_id, error="stopped by shutdown")
             return
         log.error("%s", error)
-        self.board.finished(item.job.job_id, error=str(error))
-        if item.inbox is not None and item.job.source.exists():
+        if item.inbox is not None and os.path.lexists(item.job.source):
             try:
                 where = move_to_failed(item.job.source, item.inbox, error)
                 log.info("moved %s to %s", item.job.source, where)
             except OSError as e:
                 log.error("could not move %s to failed/: %s", item.job.source, e.strerror)
+        self.board.finished(item.job.job_id, error=str(error))  # after the move: what it reports is done
 
     def checkpoint(self) -> dict[str, int]:
         pages, moved = self.shelf.index.checkpoint()
