@@ -50,6 +50,8 @@ ProtectHome=read-only
 PrivateUsers=yes
 PrivateTmp=yes
 PrivateDevices=yes
+PrivateMounts=yes
+KeyringMode=private
 DevicePolicy=closed
 NoNewPrivileges=yes
 CapabilityBoundingSet=
@@ -90,6 +92,9 @@ def writable_paths(config: Config) -> list[Path]:
         if not any(p == r or r in p.parents for r in result):
             result.append(p)
     return result
+
+
+REFERENCE_EXEC = "%h/.local/bin/modelshelf daemon"  # `pip install --user`; install-service writes the real one
 
 
 def exec_start() -> str:
