@@ -69,3 +69,9 @@ def test_bad_values_give_one_line_naming_file_key_and_fix(tmp_path: Path, text: 
 def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist; create it from config.example.toml"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_an_inbox_inside_the_library_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[paths]\nlibrary = "/srv/lib"\ninboxes = ["/srv/lib/inbox"]\n')
+    with pytest.raises(ConfigError, match=r"\[paths\] inboxes: /srv/lib/inbox overlaps the library /srv/lib"):
+        load_config(path)

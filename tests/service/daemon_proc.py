@@ -67,9 +67,9 @@ class DaemonProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait: bool = True) -> DaemonProcess:
-        self.log_file = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "modelshelf", "--config", str(self.config), "daemon"],
-                                     env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT)
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "modelshelf", "--config", str(self.config),
+                                          "daemon"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
         if wait:
             self.notify.wait_for_field("READY", "1")
         return self
@@ -94,7 +94,6 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout=60)
-        self.log_file.close()
         self.proc = None
         return code
 

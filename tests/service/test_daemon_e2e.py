@@ -152,3 +152,12 @@ def test_sigterm_mid_import_keeps_the_source(tmp_path: Path) -> None:
         assert "cancelling them (sources stay in place)" in d.logs()
         assert digests(big) == before
         assert files_under(d.library / ".modelshelf-tmp") == []
+
+
+def test_polling_observer_imports_too(tmp_path: Path) -> None:
+    with DaemonProcess(tmp_path) as d:
+        d.config.write_text(d.config.read_text().replace("[inbox]\n", '[inbox]\npolling = "always"\n'))
+        d.start()
+        write_safetensors(d.inbox / "polled.safetensors", "clip_vision_h")
+        assert [j["state"] for j in d.wait_jobs(1)] == ["imported"]
+        assert "by polling" in d.logs()

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from modelshelf.drives import Drive, DriveDetector, DriveKind, DriveQueues
+from modelshelf.fs.mounts import mount_of, read_mounts
+
+from ..helpers import wait_for
+from ..mounts import loop_fs, tmpfs
+
+
+def test_mountinfo_parsing_and_lookup(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    info.write_text("22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+                    "30 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+                    "31 30 8:17 / /mnt/my\\040disk ro,relatime shared:1 - xfs /dev/sdb1 rw\n"
+                    "32 30 0:50 / /mnt/nas rw - nfs4 nas:/export rw\n")
+    mounts = read_mounts(str(info))
+    disk = mount_of(Path("/mnt/my disk/models/x"), mounts)
+    assert (disk.mount_point, disk.fstype, disk.major, disk.minor, disk.read_only) == ("/mnt/my disk", "xfs", 8, 17, True)
+    assert mount_of(Path("/mnt/nas/a"), mounts).is_network
+    assert mount_of(Path("/mnt/nasty"), mounts).mount_point == "/"      # whole components only
+
+
+def test_this_machines_disk_is_found(tmp_path: Path) -> None:
+    drive = DriveDetector().drive_of(tmp_path)
+    assert drive.confident or "assumed HDD" in drive.reason
+    assert drive.kind in (DriveKind.SSD, DriveKind.HDD)
+
+
+def test_config_override_wins(tmp_path: Path) -> None:
+    detector = DriveDetector(ssd_paths=(tmp_path / "fast",), hdd_paths=(tmp_path,))
+    assert detector.drive_of(tmp_path / "fast" / "x").kind is DriveKind.SSD
+    assert detector.drive_of(tmp_path / "slow").kind is DriveKind.HDD
+
+
+def test_tmpfs_is_memory(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "t", "8m") as t:
+        drive = DriveDetector().drive_of(t)
+        assert (drive.kind, drive.confident) == (DriveKind.SSD, True)
+
+
+@pytest.mark.parametrize("kind", ["ext4", "btrfs"])
+def test_loop_device_resolves_to_its_backing_files_drive(tmp_path: Path, kind: str) -> None:
+    detector = DriveDetector()
+    backing = detector.drive_of(tmp_path)
+    with loop_fs(kind, tmp_path, tmp_path / "mnt") as mnt:
+        drive = detector.drive_of(mnt)
+        assert (drive.id, drive.kind) == (backing.id, backing.kind), drive.reason
+
+
+def _drive(name: str, kind: DriveKind) -> Drive:
+    return Drive(name, kind, True, "test")
+
+
+class Recorder:
+    """Runs jobs that block until released, recording which run at the same time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: set[str] = set()
+        self.release = {name: threading.Event() for name in "abcdef"}
+        self.together: list[set[str]] = []
+
+    def run(self, name: str) -> None:
+        with self.lock:
+            self.running.add(name)
+            self.together.append(set(self.running))
+        self.release[name].wait(10)
+        with self.lock:
+            self.running.discard(name)
+
+
+def test_ssd_runs_two_hdd_one_and_jobs_hold_both_drives() -> None:
+    ssd, hdd = _drive("nvme0n1", DriveKind.SSD), _drive("sda", DriveKind.HDD)
+    rec = Recorder()
+    queues: DriveQueues[str] = DriveQueues(rec.run, workers=4)
+    queues.start()
+    try:
+        queues.submit("a", (ssd,))
+        queues.submit("b", (ssd,))
+        queues.submit("c", (ssd,))          # a third SSD job waits for a slot
+        queues.submit("d", (hdd, ssd))      # needs the HDD and an SSD slot
+        wait_for(lambda: rec.running == {"a", "b"}, 5, "two SSD jobs running")
+        assert len(queues.snapshot()[0]) == 2
+        rec.release["a"].set()
+        wait_for(lambda: len(rec.running) == 2 and "a" not in rec.running, 5, "the next job")
+        rec.release["b"].set()
+        rec.release["c"].set()
+        rec.release["d"].set()
+        wait_for(lambda: not any(queues.snapshot()), 5, "all jobs done")
+        assert all(len(s & {"a", "b", "c", "d"}) <= 2 for s in rec.together)
+    finally:
+        for e in rec.release.values():
+            e.set()
+        assert queues.stop(5)
+
+
+def test_hdd_job_does_not_block_ssd_jobs_behind_it() -> None:
+    ssd, hdd = _drive("nvme0n1", DriveKind.SSD), _drive("sda", DriveKind.HDD)
+    rec = Recorder()
+    queues: DriveQueues[str] = DriveQueues(rec.run, workers=3)
+    queues.start()
+    try:
+        queues.submit("a", (hdd,))
+        queues.submit("b", (hdd,))          # waits for the HDD
+        queues.submit("c", (ssd,))          # must not wait behind b
+        wait_for(lambda: rec.running == {"a", "c"}, 5, "the SSD job to pass the waiting HDD job")
+    finally:
+        for e in rec.release.values():
+            e.set()
+        assert queues.stop(5)
