@@ -98,11 +98,15 @@ def measure_latency(sock_path: Path, inbox: Path, files: int) -> list[float]:
         with open(path, "wb") as f:        # written in place: created, opened, written, closed
             f.write(data)
         closed = time.time()
-        job = wait(lambda: next((j for j in rpc(sock_path, "jobs")["recent"] + rpc(sock_path, "jobs")["running"]
-                                 if j["source"] == str(path) and j["started_at"]), None), 60, path.name)
+        job = wait(lambda p=path: started_job(sock_path, p), 60, path.name)
         latencies.append(job["started_at"] - closed)
-        wait(lambda: any(j["source"] == str(path) for j in rpc(sock_path, "jobs")["recent"]), 60, "the import")
+        wait(lambda p=path: any(j["source"] == str(p) for j in rpc(sock_path, "jobs")["recent"]), 60, "the import")
     return latencies
+
+
+def started_job(sock_path: Path, path: Path) -> dict | None:
+    jobs = rpc(sock_path, "jobs")
+    return next((j for j in jobs["recent"] + jobs["running"] if j["source"] == str(path) and j["started_at"]), None)
 
 
 def measure_rtt(sock_path: Path, work: Path, size: int) -> list[float]:

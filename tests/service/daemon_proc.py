@@ -25,14 +25,15 @@ class NotifyListener:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.sock.bind(str(self.path))
-        self.sock.settimeout(0.05)
+        self.sock.setblocking(False)
         self.messages: list[bytes] = []
 
     def drain(self) -> list[bytes]:
+        """Everything received so far (never waits: callers wait with wait_for)."""
         while True:
             try:
                 self.messages.append(self.sock.recv(65536))
-            except (TimeoutError, BlockingIOError):
+            except BlockingIOError:
                 return self.messages
 
     def fields(self) -> list[dict[str, str]]:
