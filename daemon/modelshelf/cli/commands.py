@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 from ..config import Config, ImportMode
 from ..errors import ModelshelfError
-from ..index import rebuild_index
+from ..index import rebuild_summary
 from ..ingest import ImportJob, find_importables
 from ..shelf import Shelf
 from ..verify import verify_model
@@ -76,21 +75,11 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_rebuild_index(args: argparse.Namespace, config: Config) -> int:
-    done = remote.try_ask(config, "rebuild-index")
-    if done is not None:
-        print(render.to_json(done) if args.json else "\n".join(
-            [f"warning: {w}" for w in done["warnings"]]
-            + [f"indexed {done['models']} models in {done['seconds']:.2f} s (by the daemon)"]))
-        return 0
-    with Shelf(config, writer=True, purpose="rebuild-index") as shelf:
-        started = time.monotonic()
-        report = rebuild_index(shelf.library, shelf.index)
-        seconds = time.monotonic() - started
-    if args.json:
-        print(render.to_json({"models": len(report.records), "folders": report.folders_seen,
-                              "warnings": [str(w) for w in report.warnings], "seconds": seconds}))
-    else:
-        print(render.scan_summary(report, seconds))
+    summary = remote.try_ask(config, "rebuild-index")
+    if summary is None:
+        with Shelf(config, writer=True, purpose="rebuild-index") as shelf:
+            summary = rebuild_summary(shelf.library, shelf.index)
+    print(render.to_json(summary) if args.json else render.rebuild_summary(summary))
     return 0
 
 

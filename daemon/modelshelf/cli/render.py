@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from ..index import IndexedModel, ScanReport
+from ..index import IndexedModel
 from ..ingest import ImportResult
 from ..units import human_size
 from ..verify import ModelCheck
@@ -50,12 +50,13 @@ def model_details(m: IndexedModel, files: list) -> str:
     return "\n".join(lines)
 
 
-def scan_summary(report: ScanReport, seconds: float) -> str:
-    lines = [f"warning: {w}" for w in report.warnings]
-    rate = len(report.records) / seconds if seconds > 0 else 0
-    lines.append(f"indexed {len(report.records)} models from {report.folders_seen} folders in "
-                 f"{seconds:.2f} s ({rate:.0f} models/s), {len(report.warnings)} warnings")
-    return "\n".join(lines)
+def rebuild_summary(summary: dict[str, Any]) -> str:
+    seconds = summary["seconds"]
+    rate = summary["models"] / seconds if seconds > 0 else 0
+    by = " (by the daemon)" if summary.get("by") == "daemon" else ""
+    return "\n".join([f"warning: {w}" for w in summary["warnings"]] + [
+        f"indexed {summary['models']} models from {summary['folders']} folders in {seconds:.2f} s "
+        f"({rate:.0f} models/s), {len(summary['warnings'])} warnings{by}"])
 
 
 def verify_line(check: ModelCheck) -> str:

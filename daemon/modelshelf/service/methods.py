@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import TYPE_CHECKING, Any
 
 from ..config import ImportMode
-from ..index import rebuild_index
+from ..index import rebuild_summary
 from .rpc import INVALID_PARAMS, Method, RpcError
 
 if TYPE_CHECKING:
@@ -61,12 +60,10 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         return {"job_ids": daemon.submit_paths(paths, ImportMode(mode))}
 
     def rebuild(params: dict[str, Any]) -> dict[str, Any]:
-        started = time.monotonic()
         with daemon.importer.exclusive():  # no import commits between the scan and the swap
-            report = rebuild_index(daemon.shelf.library, index)
+            summary = rebuild_summary(daemon.shelf.library, index)
         daemon.board.model_count = index.count()
-        return {"models": len(report.records), "folders": report.folders_seen,
-                "warnings": [str(w) for w in report.warnings], "seconds": time.monotonic() - started}
+        return summary | {"by": "daemon"}
 
     return {"status": status, "jobs": jobs, "models": models, "model": model, "checkpoint": checkpoint,
             "rescan": rescan, "import": import_, "rebuild-index": rebuild}
