@@ -10,6 +10,7 @@ from .config import Config
 from .index import ModelIndex, rebuild_index
 from .ingest import Importer, ProgressListener, recover_staging
 from .library import Library, WriterLock, open_library
+from .library.root import LIBRARY_LOCK_NAME
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,16 @@ class Shelf:
     def __init__(self, config: Config, *, writer: bool, purpose: str = "cli") -> None:
         self.config = config
         self.lock = WriterLock(config.paths.state_dir / "writer.lock")
+        self.library_lock: WriterLock | None = None
         if writer:
             self.lock.acquire(purpose)
         try:
             self.index = ModelIndex(config.index_path)
             self.library = self._open_library()
             if writer:
+                # Also at the library root: two configs (two state dirs) may name one library.
+                self.library_lock = WriterLock(self.library.root / LIBRARY_LOCK_NAME)
+                self.library_lock.acquire(purpose)
                 report = recover_staging(self.library)
                 if report.jobs_removed:
                     log.info("removed %d interrupted imports from staging", report.jobs_removed)
@@ -57,6 +62,8 @@ class Shelf:
     def close(self) -> None:
         if hasattr(self, "index"):
             self.index.close()
+        if self.library_lock is not None:
+            self.library_lock.release()
         self.lock.release()
 
     def __enter__(self) -> Shelf:

@@ -161,3 +161,22 @@ def test_polling_observer_imports_too(tmp_path: Path) -> None:
         write_safetensors(d.inbox / "polled.safetensors", "clip_vision_h")
         assert [j["state"] for j in d.wait_jobs(1)] == ["imported"]
         assert "by polling" in d.logs()
+
+
+def test_duplicate_drop_is_reported_and_removed_after_hash_match(daemon: DaemonProcess, tmp_path: Path) -> None:
+    src = write_safetensors(tmp_path / "a.safetensors", "lora_flux")
+    shutil.copy(src, daemon.inbox / "first.safetensors")
+    daemon.wait_jobs(1)
+    shutil.copy(src, daemon.inbox / "again.safetensors")
+    jobs = daemon.wait_jobs(2)
+    assert [j["state"] for j in jobs] == ["duplicate", "imported"]      # newest first
+    assert os.listdir(daemon.inbox) == [] and len(library_models(daemon)) == 1
+
+
+def test_two_daemons_with_different_state_dirs_cannot_share_a_library(daemon: DaemonProcess, tmp_path: Path) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text(daemon.config.read_text().replace(str(tmp_path / "state"), str(tmp_path / "state2"))
+                     .replace(str(daemon.socket), str(daemon.short / "other.sock")))
+    second = subprocess.run([sys.executable, "-m", "modelshelf", "--config", str(other), "daemon"],
+                            env=daemon.env, capture_output=True, text=True, timeout=30)
+    assert second.returncode == 2 and ".modelshelf-lock" in second.stderr, second.stderr

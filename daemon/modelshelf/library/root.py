@@ -17,6 +17,7 @@ from .metadata import utc_now
 
 MARKER_NAME = ".modelshelf-library"
 STAGING_NAME = ".modelshelf-tmp"
+LIBRARY_LOCK_NAME = ".modelshelf-lock"
 
 
 @dataclass(frozen=True)
