@@ -27,3 +27,6 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
 
 def files_under(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+EMPTY_LIBRARY = [".modelshelf-library", ".modelshelf-lock"]   # the marker and the writer lock

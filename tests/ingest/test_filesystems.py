@@ -13,7 +13,7 @@ from modelshelf.ingest import ImportJob, ImportOutcome
 from modelshelf.shelf import Shelf
 
 from ..conftest import make_config
-from ..helpers import digests, files_under
+from ..helpers import EMPTY_LIBRARY, digests, files_under
 from ..models import write_big_safetensors, write_diffusers
 from ..mounts import bind_mount, loop_fs, tmpfs
 
@@ -81,7 +81,7 @@ def test_disk_filling_up_mid_copy_leaves_source_and_no_tmp(tmp_path: Path) -> No
 
         with pytest.raises(ImportFailedError, match="No space left on device"):
             shelf.importer(on_progress=fill_the_disk).run(ImportJob(src, ImportMode.COPY))
-        assert files_under(shelf.library.root) == [".modelshelf-library"]
+        assert files_under(shelf.library.root) == EMPTY_LIBRARY
         assert shelf.index.count() == 0
     assert digests(src) == before
 
@@ -93,7 +93,7 @@ def test_free_space_is_checked_before_copying(tmp_path: Path) -> None:
         expected = r"no space left on .*: 41\.9 MB needed, 16\.8 MB free \(268\.4 MB of it kept in reserve\)"
         with pytest.raises(NoSpaceError, match=expected):
             shelf.importer().run(ImportJob(src, ImportMode.MOVE))
-        assert files_under(shelf.library.root) == [".modelshelf-library"]
+        assert files_under(shelf.library.root) == EMPTY_LIBRARY
     assert src.exists()
 
 

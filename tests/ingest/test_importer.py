@@ -11,10 +11,10 @@ from modelshelf.config import ImportMode
 from modelshelf.errors import ImportFailedError, NotAModelError
 from modelshelf.ingest import ImportJob, ImportOutcome, recover_staging
 from modelshelf.ingest.staging import stage_job
-from modelshelf.library import MARKER_NAME, read_metadata
+from modelshelf.library import read_metadata
 from modelshelf.shelf import Shelf
 
-from ..helpers import digests, files_under
+from ..helpers import EMPTY_LIBRARY, digests, files_under
 from ..models import write_big_safetensors, write_diffusers, write_safetensors
 
 
@@ -98,7 +98,7 @@ def test_folder_with_a_truncated_shard_is_refused_whole(shelf: Shelf, tmp_path: 
     os.truncate(shard, shard.stat().st_size - 1)
     with pytest.raises(NotAModelError, match="truncated"):
         run(shelf, src)
-    assert shelf.index.count() == 0 and files_under(shelf.library.root) == [MARKER_NAME]
+    assert shelf.index.count() == 0 and files_under(shelf.library.root) == EMPTY_LIBRARY
 
 
 def test_cancel_mid_copy_leaves_nothing(shelf: Shelf, tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_cancel_mid_copy_leaves_nothing(shelf: Shelf, tmp_path: Path) -> None:
     with pytest.raises(ImportFailedError, match="import cancelled"):
         run(shelf, src, on_progress=on_progress, cancel=cancel)
     assert seen and seen[-1] < src.stat().st_size
-    assert files_under(shelf.library.root) == [MARKER_NAME] and shelf.index.count() == 0
+    assert files_under(shelf.library.root) == EMPTY_LIBRARY and shelf.index.count() == 0
     assert digests(src) == before
 
 
