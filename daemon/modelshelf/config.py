@@ -104,12 +104,27 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class HubConfig:
+    enabled: bool = True
+    endpoint: str = ""              # empty: $HF_ENDPOINT, else https://huggingface.co
+    offline: bool = False           # also set by HF_HUB_OFFLINE=1
+    calls_per_minute: int = field(default=60, metadata=_range(1, 10_000))
+    timeout_seconds: float = field(default=10.0, metadata=_range(0.1, 300))
+    cache_hours: float = field(default=24.0, metadata=_range(0, 24 * 365))
+    negative_cache_hours: float = field(default=1.0, metadata=_range(0, 24 * 365))
+    retry_minutes: float = field(default=30.0, metadata=_range(1, 7 * 24 * 60))
+    breaker_failures: int = field(default=5, metadata=_range(1, 1000))
+    breaker_minutes: float = field(default=5.0, metadata=_range(0.1, 24 * 60))
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     imports: ImportConfig = field(default_factory=ImportConfig)
     inbox: InboxConfig = field(default_factory=InboxConfig)
     drives: DrivesConfig = field(default_factory=DrivesConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
     source: Path | None = None
 
     @property
@@ -119,7 +134,7 @@ class Config:
 
 # TOML section name -> Config attribute ("import" is a Python keyword).
 _SECTIONS = {"paths": "paths", "import": "imports", "inbox": "inbox", "drives": "drives",
-             "service": "service"}
+             "service": "service", "hub": "hub"}
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -200,7 +215,7 @@ def _convert(value: Any, kind: Any, where: str, path: Path | None, meta: Any,
             raise ConfigError(path, where, f"{value} is out of range", f"use a value from {low} to {high}")
         return float(value)
     if kind is str:
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str):
             raise ConfigError(path, where, f"must be a non-empty string, got {value!r}", 'write it in "quotes"')
         return value
     if kind is int:

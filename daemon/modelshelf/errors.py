@@ -94,3 +94,11 @@ class TruncatedModelError(NotAModelError):
         super().__init__(path, f"truncated: the header describes {expected} bytes but the file has "
                          f"{actual}; finish or repeat the download")
         self.expected, self.actual = expected, actual
+
+
+class HubUnavailableError(ModelshelfError, ConnectionError):
+    """The Hub cannot be asked now (offline, unreachable, throttled or the breaker is open)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(f"Hugging Face Hub unavailable: {reason}")
+        self.reason, self.retry_after = reason, retry_after

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("status", commands.cmd_status, "what the daemon is doing")
     command("jobs", commands.cmd_jobs, "the daemon's running, queued and recent imports")
     command("rescan", commands.cmd_rescan, "make the daemon rescan its inboxes now")
+    command("retry-lookups", commands.cmd_retry_lookups, "look up pending models on the Hugging Face Hub now")
     command("install-service", commands.cmd_install_service,
             "write the systemd user unit for this installation", json=False)
     return parser

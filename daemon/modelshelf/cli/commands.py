@@ -142,3 +142,22 @@ def cmd_install_service(args: argparse.Namespace, config: Config) -> int:
     print(f"wrote {path}\nstart it with: systemctl --user daemon-reload && "
           "systemctl --user enable --now modelshelf")
     return 0
+
+
+def cmd_retry_lookups(args: argparse.Namespace, config: Config) -> int:
+    queued = remote.try_ask(config, "retry-lookups")
+    if queued is not None:
+        print(render.to_json(queued) if args.json else f"queued {queued['queued']} Hub lookups in the daemon")
+        return 0
+    from ..hub import LookupWorker
+    from ..hub.setup import build_hub_client
+    with Shelf(config, writer=True, purpose="retry-lookups") as shelf:
+        client = build_hub_client(config)
+        worker = LookupWorker(client, shelf.library, shelf.index)
+        outcomes = {m: worker.lookup(m) for m in shelf.index.pending_ids()}
+        client.cache.close()
+    if args.json:
+        print(render.to_json(outcomes))
+    else:
+        print("\n".join(f"{m}  {o}" for m, o in outcomes.items()) or "no pending lookups")
+    return 0

@@ -96,6 +96,10 @@ def status_view(status: dict[str, Any]) -> str:
         lines.append(f"done      {counts}")
     if status.get("last_error"):
         lines.append(f"last error {status['last_error']}")
+    if hub := status.get("hub"):
+        error = f" · {hub['last_error']}" if hub["last_error"] else ""
+        lines.append(f"hub       {hub['state']} · {hub['pending']} pending · {hub['calls_in_window']}/"
+                     f"{hub['limit_per_minute']} calls this minute{error}")
     return "\n".join(lines)
 
 

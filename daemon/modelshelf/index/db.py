@@ -200,6 +200,11 @@ class ModelIndex:
             raise ModelNotFoundError(query, len(rows))
         return _to_model(rows[0])
 
+    def pending_ids(self) -> list[str]:
+        """Models still waiting for a Hub lookup."""
+        return [r["model_id"] for r in self._query(
+            "SELECT model_id FROM models WHERE pending_online_lookup ORDER BY added_at")]
+
     def files(self, model_id: str) -> list[sqlite3.Row]:
         return self._query("SELECT name, size, blake3, sha256 FROM files WHERE model_id = ? "
                            "ORDER BY name", (model_id,))

@@ -21,6 +21,8 @@ from typing import Any
 from ..config import Config, ImportMode, load_config
 from ..drives import DriveDetector, DriveQueues
 from ..errors import ModelshelfError
+from ..hub import LookupWorker
+from ..hub.setup import build_hub_client
 from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
 from ..inbox.failed import move_to_failed
 from ..ingest import ImportJob, find_importables
@@ -53,8 +55,11 @@ class Daemon:
         self.drives = DriveDetector(config.drives.ssd, config.drives.hdd)
         self.queues: DriveQueues[DaemonJob] = DriveQueues(self._run, workers=config.drives.workers)
         self.watcher = self._make_watcher(config)
+        self.hub = build_hub_client(config)
+        self.lookups = LookupWorker(self.hub, self.shelf.library, self.shelf.index)
         self.rpc = RpcServer(config.service.socket, build_methods(self))
-        self.scheduler = build_scheduler(self.checkpoint)
+        self.scheduler = build_scheduler(self.checkpoint, periodic={
+            "hub-lookups": (self.lookups.submit_pending, config.hub.retry_minutes * 60)})
         interval = watchdog_interval()
         self.pinger = WatchdogPinger(self.notifier, interval, self.healthy) if interval else None
 
@@ -101,6 +106,8 @@ class Daemon:
             self._failed(item, e)
         else:
             self.board.finished(job.job_id, result)
+            if result.outcome == "imported":
+                self.lookups.submit(result.model_id)   # after the import: it never waits for the network
         finally:
             if item.inbox is not None:
                 self.watcher.done(job.source)
@@ -147,6 +154,8 @@ class Daemon:
 
     def _start(self) -> None:
         self.rpc.start()
+        self.lookups.start()
+        self.lookups.submit_pending()       # what was still pending when the daemon last stopped
         self.queues.start()
         self.watcher.start()          # includes the start-up scan
         self.scheduler.start()
@@ -207,12 +216,14 @@ class Daemon:
             self.queues.join()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.lookups.stop()
         if self.pinger:
             self.pinger.stop()
         try:
             self.checkpoint()
         finally:
             self.rpc.stop()
+            self.hub.cache.close()
             self.shelf.close()
             self.notifier.close()
         log.info("modelshelf daemon stopped")

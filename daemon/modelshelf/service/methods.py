@@ -29,7 +29,8 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
     index = daemon.shelf.index
 
     def status(params: dict[str, Any]) -> dict[str, Any]:
-        return daemon.board.snapshot() | {
+        hub = daemon.hub.state() | {"pending": daemon.lookups.pending()}
+        return daemon.board.snapshot() | {"hub": hub,
             "library": str(daemon.shelf.library.root), "index": str(index.path),
             "inboxes": [str(p) for p in daemon.config.paths.inboxes], "socket": str(daemon.config.service.socket)}
 
@@ -65,5 +66,8 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         daemon.board.model_count = index.count()
         return summary | {"by": "daemon"}
 
+    def retry_lookups(params: dict[str, Any]) -> dict[str, int]:
+        return {"queued": daemon.lookups.submit_pending(force=True)}
+
     return {"status": status, "jobs": jobs, "models": models, "model": model, "checkpoint": checkpoint,
-            "rescan": rescan, "import": import_, "rebuild-index": rebuild}
+            "rescan": rescan, "import": import_, "rebuild-index": rebuild, "retry-lookups": retry_lookups}
