@@ -114,8 +114,10 @@ def write_torch_zip(path: Path, keys: list[str]) -> Path:
 
 def write_diffusers(folder: Path, pipeline: str = "StableDiffusionXLPipeline", salt: int = 0) -> Path:
     folder.mkdir(parents=True)
-    (folder / "model_index.json").write_text(json.dumps({"_class_name": pipeline,
-                                                          "unet": ["diffusers", "UNet2DConditionModel"]}))
+    (folder / "model_index.json").write_text(json.dumps({
+        "_class_name": pipeline, "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+        "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+        "safety_checker": [None, None]}))
     for part, kind in (("unet", "unet_sdxl"), ("vae", "sdxl_vae"), ("text_encoder", "clip_l")):
         (folder / part).mkdir()
         (folder / part / "config.json").write_text(json.dumps({"_class_name": part}))

@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from modelshelf.config import ImportMode
-from modelshelf.hub import (HubCache, HubClient, HubSettings, LookupOutcome, LookupWorker, SlidingWindowThrottle,
-                            clean_name, identify, settings_from_env)
+from modelshelf.hub import (
+    HubCache,
+    HubClient,
+    HubSettings,
+    LookupOutcome,
+    LookupWorker,
+    SlidingWindowThrottle,
+    clean_name,
+    identify,
+    settings_from_env,
+)
 from modelshelf.hub.transport import parse_retry_after
 from modelshelf.ingest import ImportJob
 from modelshelf.library import read_metadata

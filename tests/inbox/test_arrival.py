@@ -154,3 +154,20 @@ def test_lost_close_event_does_not_block_forever() -> None:
     w.event("a.gguf", E.SCANNED)
     assert w.ready_after(QUIET * 5) == []
     assert w.ready_after(QUIET * 6) == [INBOX / "a.gguf"]
+
+
+def test_diffusers_folder_waits_for_every_listed_component(tmp_path: Path) -> None:
+    import shutil
+
+    from modelshelf.inbox.inspect import self_check
+
+    from ..models import write_diffusers
+    pipe = write_diffusers(tmp_path / "pipe")
+    assert self_check(pipe) == (CheckResult.OK, "")
+    shutil.rmtree(pipe / "vae")
+    assert self_check(pipe) == (CheckResult.TRUNCATED, "component vae/ listed in model_index.json is missing")
+    (pipe / "vae").mkdir()
+    shard = pipe / "unet" / "diffusion_pytorch_model.safetensors"
+    (pipe / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(shard.read_bytes()[:-5])
+    result, reason = self_check(pipe)
+    assert result is CheckResult.TRUNCATED and reason.startswith("vae/diffusion_pytorch_model.safetensors: truncated")

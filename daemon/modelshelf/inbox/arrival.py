@@ -7,8 +7,9 @@ is tested with a fake clock and fake stats. An entry is ready when:
     (a same-filesystem `mv` or a hardlink), or found by a scan;
   - no writer still has it open (from the open/close events);
   - its size and mtime (for a folder: of the whole tree) have not changed for the quiet period;
-  - it is not empty, and a safetensors/GGUF file is complete by its own header (a truncated one
-    waits, and is reported as incomplete once it has been still for `incomplete_after`).
+  - it is not empty, and a safetensors/GGUF file is complete by its own header, a diffusers
+    folder has every component its model_index.json lists (an incomplete one waits, and is
+    reported once it has been still for `incomplete_after`).
 Each entry is handed out once, whatever events repeat, until the caller says it is done.
 """
 
@@ -166,13 +167,12 @@ class ArrivalTracker:
 
     def _decide(self, top: Path, c: _Candidate, sig: Signature, now: float,
                 check: CheckFn) -> Arrival | Incomplete | None:
-        if not sig.is_folder:
-            result, reason = check(top)
-            if result is CheckResult.TRUNCATED:
-                c.truncated_since = c.truncated_since or now
-                if now - c.truncated_since < self.incomplete_after:
-                    return None
-                return Incomplete(top, self.inbox, reason)
+        result, reason = check(top)
+        if result is CheckResult.TRUNCATED:
+            c.truncated_since = c.truncated_since or now
+            if now - c.truncated_since < self.incomplete_after:
+                return None
+            return Incomplete(top, self.inbox, reason)
         return Arrival(top, self.inbox, sig.is_folder, sig.size, now - c.first_seen)
 
     def done(self, path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -35,8 +36,11 @@ def signature_of(path: Path, ignore: IgnoreRules) -> Signature | None:
 
 
 def self_check(path: Path) -> tuple[CheckResult, str]:
-    """TRUNCATED if a model file's own header says bytes are missing; anything else is left to
-    the importer (which explains what is wrong with a file that is not a model)."""
+    """TRUNCATED if a model file's own header says bytes are missing, or a diffusers folder lacks
+    a component its model_index.json lists; anything else is left to the importer (which explains
+    what is wrong with a file that is not a model)."""
+    if path.is_dir():
+        return _folder_check(path)
     if not is_model_file(path):
         return CheckResult.OK, ""
     try:
@@ -45,4 +49,23 @@ def self_check(path: Path) -> tuple[CheckResult, str]:
         return CheckResult.TRUNCATED, e.reason
     except NotAModelError:
         pass
+    return CheckResult.OK, ""
+
+
+def _folder_check(folder: Path) -> tuple[CheckResult, str]:
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        index = {}
+    for name, value in (index.items() if isinstance(index, dict) else ()):
+        # Components are listed as "unet": ["diffusers", "UNet2DConditionModel"]; null means absent.
+        if isinstance(value, list) and len(value) == 2 and all(value):
+            part = folder / name
+            if not part.is_dir() or not any(part.iterdir()):
+                return CheckResult.TRUNCATED, f"component {name}/ listed in model_index.json is missing"
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and is_model_file(path):
+            result, reason = self_check(path)
+            if result is CheckResult.TRUNCATED:
+                return result, f"{path.relative_to(folder)}: {reason}"
     return CheckResult.OK, ""
