@@ -247,3 +247,20 @@ def test_batch_of_fifty_files_from_ten_repos_is_bounded_by_the_cache(shelf: Shel
     print(f"50 files from 10 repos: {hub.api_calls()} Hub calls")
     assert hub.api_calls() == 20                                 # 1 search + 1 file list per repo
     assert json.loads(json.dumps(client.state()))["calls"] == 20
+
+
+def test_failed_lookups_back_off_per_model(shelf: Shelf, hub: FakeHub, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+
+    from modelshelf.hub.worker import next_retry
+    model_id = imported(shelf, write_safetensors(tmp_path / "m.safetensors", "clip_l"))
+    hub.forced.append((408, {}))
+    worker = LookupWorker(make_client(hub, tmp_path), shelf.library, shelf.index)
+    assert worker.lookup(model_id) is LookupOutcome.FAILED and hub.api_calls() == 1   # 408 not retried inside
+    meta = metadata(shelf, model_id)
+    first = datetime.fromisoformat(meta.last_lookup_attempt)
+    assert next_retry(meta) == first + timedelta(minutes=15)
+    assert next_retry(meta.replace(lookup_attempts=3)) == first + timedelta(minutes=60)
+    assert next_retry(meta.replace(lookup_attempts=30)) == first + timedelta(hours=24)
+    assert worker.submit_pending() == 0                       # not due yet
+    assert worker.submit_pending(force=True) == 1             # `retry-lookups` does not wait

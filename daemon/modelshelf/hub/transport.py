@@ -53,7 +53,7 @@ class StrictTransport(httpx2.BaseTransport):
             retry = parse_retry_after(response.headers.get("Retry-After"))
             response.close()
             raise HubUnavailableError("rate limited (HTTP 429)", retry_after=retry if retry is not None else 60.0)
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 408:  # both retried by the library
             response.close()
             raise HubUnavailableError(f"server error (HTTP {response.status_code})")
         return response
