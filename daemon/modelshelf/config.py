@@ -117,6 +117,25 @@ class HubConfig:
     breaker_minutes: float = field(default=5.0, metadata=_range(0.1, 24 * 60))
 
 
+class AppKind(enum.StrEnum):
+    COMFYUI = "comfyui"
+
+
+class LinkPolicy(enum.StrEnum):
+    AUTO = "auto"            # relative symlink on one filesystem, absolute across, hardlink on NTFS
+    RELATIVE = "relative"
+    ABSOLUTE = "absolute"
+    HARDLINK = "hardlink"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    root: str = ""                                  # a folder or a glob: "~/comfyui-versions/*"
+    kind: AppKind = AppKind.COMFYUI
+    link: LinkPolicy = LinkPolicy.AUTO
+    mapping: dict[str, tuple[str, ...]] = field(default_factory=dict)   # model_type -> folders
+
+
 @dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -125,6 +144,7 @@ class Config:
     drives: DrivesConfig = field(default_factory=DrivesConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     hub: HubConfig = field(default_factory=HubConfig)
+    apps: tuple[AppConfig, ...] = ()
     source: Path | None = None
 
     @property
@@ -158,9 +178,12 @@ def load_config(path: Path | None = None) -> Config:
 def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
     sections: dict[str, Any] = {}
     for name, value in raw.items():
+        if name == "apps":
+            sections["apps"] = _build_apps(value, path)
+            continue
         attr = _SECTIONS.get(name)
         if attr is None:
-            raise _unknown(path, name, _SECTIONS)
+            raise _unknown(path, name, {**_SECTIONS, "apps": "apps"})
         if not isinstance(value, dict):
             raise ConfigError(path, name, "must be a table", f"write it as [{name}]")
         section_type = _field_types(Config)[attr]
@@ -176,11 +199,32 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 def _check_overlaps(config: Config, path: Path | None) -> None:
-    """An inbox inside the library (or the library inside an inbox) would import itself."""
+    """An inbox inside the library or an app (or the other way round) would import itself."""
     for inbox in config.paths.inboxes:
         if _inside(inbox, config.paths.library) or _inside(config.paths.library, inbox):
             raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the library {config.paths.library}",
                               "keep inboxes and the library apart")
+        for app in config.apps:
+            for root in _app_roots(app):
+                if _inside(inbox, root) or _inside(root, inbox):
+                    raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the app folder {root}",
+                                      "keep inboxes out of app installs")
+
+
+def _app_roots(app: AppConfig) -> list[Path]:
+    import glob
+    pattern = os.path.expandvars(os.path.expanduser(app.root))
+    return [Path(p) for p in glob.glob(pattern)] if glob.has_magic(pattern) else [Path(pattern)]
+
+
+def _build_apps(value: Any, path: Path | None) -> tuple[AppConfig, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(path, "apps", "must be a list of tables", 'write each app as [[apps]] with root = "..."')
+    apps = tuple(_build_section(AppConfig, v, f"apps.{i}", path) for i, v in enumerate(value))
+    for i, app in enumerate(apps):
+        if not app.root:
+            raise ConfigError(path, f"[[apps]] #{i + 1} root", "is missing", 'add root = "~/ComfyUI" (globs allowed)')
+    return apps
 
 
 def _build_section(cls: type, values: dict[str, Any], section: str, path: Path | None) -> Any:
@@ -198,6 +242,11 @@ def _build_section(cls: type, values: dict[str, Any], section: str, path: Path |
 def _convert(value: Any, kind: Any, where: str, path: Path | None, meta: Any,
              base: Path | None) -> Any:
     origin = typing.get_origin(kind)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(path, where, f"must be a table, got {value!r}", 'write { lora = ["loras"] }')
+        item = typing.get_args(kind)[1]
+        return {str(k): _convert(v, item, f"{where}.{k}", path, meta, base) for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(path, where, f"must be a list, got {value!r}", 'write ["...", "..."]')

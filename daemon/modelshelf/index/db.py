@@ -7,16 +7,15 @@ rebuild are the same row for row.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelNotFoundError
-from ..library.metadata import ModelMetadata, utc_now
+from ..library.metadata import ModelMetadata
+from ..sqlite import Database
 from .schema import MIGRATIONS
 
 _MODEL_COLUMNS = ("model_id", "blake3", "sha256", "model_type", "family", "cleaned_name",
@@ -70,48 +69,11 @@ def _to_model(row: sqlite3.Row) -> IndexedModel:
     return IndexedModel(**values)
 
 
-class ModelIndex:
+class ModelIndex(Database):
     """The one owner of models.db."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
-                       "foreign_keys=ON"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._migrate()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[sqlite3.Connection]:
-        """A transaction (a savepoint when nested); rolled back if the block raises."""
-        with self._lock:
-            nested = self._db.in_transaction
-            self._db.execute("SAVEPOINT atomic" if nested else "BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK TO atomic; RELEASE atomic" if nested else "ROLLBACK")
-                raise
-            self._db.execute("RELEASE atomic" if nested else "COMMIT")
-
-    def _migrate(self) -> None:
-        with self.atomic() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, "
-                       "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
-            done = {r[0] for r in db.execute("SELECT version FROM migrations")}
-            for version, (name, sql) in enumerate(MIGRATIONS, start=1):
-                if version in done:
-                    continue
-                for statement in filter(str.strip, sql.split(";")):
-                    db.execute(statement)
-                db.execute("INSERT INTO migrations VALUES (?, ?, ?)", (version, name, utc_now()))
+        super().__init__(path, MIGRATIONS)
 
     # -- writes -------------------------------------------------------------------------------
     def upsert(self, meta: ModelMetadata, path: str) -> None:
@@ -147,16 +109,9 @@ class ModelIndex:
         row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0]["value"] if row else None
 
-    def checkpoint(self) -> tuple[int, int]:
-        """Fold the WAL into the database and truncate it. Returns (WAL pages, pages moved)."""
-        with self._lock:
-            busy, log, moved = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return log, moved
-
     # -- reads --------------------------------------------------------------------------------
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        return self.query(sql, args)
 
     def count(self) -> int:
         return self._query("SELECT count(*) AS n FROM models")[0]["n"]
