@@ -11,6 +11,7 @@ from .index import ModelIndex, rebuild_index
 from .ingest import Importer, ProgressListener, recover_staging
 from .library import Library, WriterLock, open_library
 from .library.root import LIBRARY_LOCK_NAME
+from .links import Linker, LinkRegistry
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class Shelf:
             self.lock.acquire(purpose)
         try:
             self.index = ModelIndex(config.index_path)
+            self.registry = LinkRegistry(config.paths.state_dir / "registry.db")
             self.library = self._open_library()
             if writer:
                 # Also at the library root: two configs (two state dirs) may name one library.
@@ -56,12 +58,17 @@ class Shelf:
                  cancel: threading.Event | None = None) -> Importer:
         return Importer(self.library, self.index, self.config.imports, on_progress, cancel)
 
+    def linker(self) -> Linker:
+        return Linker(self.library, self.index, self.registry, self.config.apps)
+
     def model_folder(self, rel: str) -> Path:
         return self.library.root / rel
 
     def close(self) -> None:
         if hasattr(self, "index"):
             self.index.close()
+        if hasattr(self, "registry"):
+            self.registry.close()
         if self.library_lock is not None:
             self.library_lock.release()
         self.lock.release()

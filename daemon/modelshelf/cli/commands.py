@@ -161,3 +161,46 @@ def cmd_retry_lookups(args: argparse.Namespace, config: Config) -> int:
     else:
         print("\n".join(f"{m}  {o}" for m, o in outcomes.items()) or "no pending lookups")
     return 0
+
+
+def _maintenance(config: Config, method: str, params: dict, local) -> dict:
+    """Through the daemon when it runs, else directly on the library (holding the writer lock)."""
+    result = remote.try_ask(config, method, params)
+    if result is None:
+        with Shelf(config, writer=True, purpose=method) as shelf:
+            result = local(shelf)
+    return result
+
+
+def cmd_sync(args: argparse.Namespace, config: Config) -> int:
+    from ..links import actions
+    result = _maintenance(config, "sync", {"model": args.model}, lambda s: actions.sync(s, args.model))
+    print(render.to_json(result) if args.json else render.sync_summary(result))
+    return 1 if result["problems"] else 0
+
+
+def cmd_health(args: argparse.Namespace, config: Config) -> int:
+    from ..links import actions
+    params = {"fix": args.fix, "dry_run": args.dry_run}
+    result = _maintenance(config, "health", params, lambda s: actions.health(s, args.fix, args.dry_run))
+    print(render.to_json(result) if args.json else render.health_view(result, args.fix and not args.dry_run))
+    final = result.get("status_after", result["status"])
+    return {"healthy": 0, "warnings": 0}.get(final, 1)
+
+
+def cmd_delete(args: argparse.Namespace, config: Config) -> int:
+    from ..links import actions
+    result = _maintenance(config, "delete", {"model": args.model}, lambda s: actions.delete(s, args.model))
+    print(render.to_json(result) if args.json else
+          f"deleted {result['deleted']} [{result['model_id']}] and {result['links_removed']} links to it")
+    return 0
+
+
+def cmd_relocate(args: argparse.Namespace, config: Config) -> int:
+    from ..links import actions
+    params = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
+    result = _maintenance(config, "relocate", params, lambda s: actions.relocate_drive(s, params["old"], params["new"]))
+    print(render.to_json(result) if args.json else
+          f"moved {result['rows_moved']} registry entries from {params['old']} to {params['new']}; "
+          f"recreated {result['links_recreated']} links")
+    return 0

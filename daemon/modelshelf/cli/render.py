@@ -108,3 +108,19 @@ def jobs_view(jobs: dict[str, Any]) -> str:
     lines += [f"queued   {j['source']}" for j in jobs["queued"]]
     lines += [job_line(j) for j in jobs["recent"][:20]]
     return "\n".join(lines) or "no jobs"
+
+
+def sync_summary(result: dict[str, Any]) -> str:
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(result["counts"].items())) or "nothing to link"
+    lines = [f"{p['status']:<6} {p['install']}/{p['target']}: {p['detail']}" for p in result["problems"]]
+    return "\n".join(lines + [f"{counts} across {len(result['installs'])} app installs"])
+
+
+def health_view(result: dict[str, Any], fixed: bool) -> str:
+    lines = [f"{f['problem']:<13} {f['path']}: {f['detail']}" + (f"  → {f['fix']}" if f["fix"] else "")
+             for f in result["findings"]]
+    lines += [f"{'fixed' if f['done'] else 'FAILED':<13} {f['path']}: {f['detail']}" for f in result.get("fixed", [])]
+    after = f", now {result['status_after']}" if fixed else ""
+    lines.append(f"{result['status']}{after}: {result['links_checked']} links in {len(result['installs'])} "
+                 f"app installs, {len(result['findings'])} findings")
+    return "\n".join(lines)

@@ -106,34 +106,31 @@ class ModelIndex(Database):
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def get_meta(self, key: str) -> str | None:
-        row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        row = self.query("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0]["value"] if row else None
 
     # -- reads --------------------------------------------------------------------------------
-    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        return self.query(sql, args)
-
     def count(self) -> int:
-        return self._query("SELECT count(*) AS n FROM models")[0]["n"]
+        return self.query("SELECT count(*) AS n FROM models")[0]["n"]
 
     def by_blake3(self, blake3: str) -> IndexedModel | None:
-        rows = self._query("SELECT * FROM models WHERE blake3 = ?", (blake3,))
+        rows = self.query("SELECT * FROM models WHERE blake3 = ?", (blake3,))
         return _to_model(rows[0]) if rows else None
 
     def get(self, model_id: str) -> IndexedModel | None:
-        rows = self._query("SELECT * FROM models WHERE model_id = ?", (model_id,))
+        rows = self.query("SELECT * FROM models WHERE model_id = ?", (model_id,))
         return _to_model(rows[0]) if rows else None
 
     def all(self, model_type: str | None = None) -> list[IndexedModel]:
         if model_type:
-            rows = self._query("SELECT * FROM models WHERE model_type = ? ORDER BY path", (model_type,))
+            rows = self.query("SELECT * FROM models WHERE model_type = ? ORDER BY path", (model_type,))
         else:
-            rows = self._query("SELECT * FROM models ORDER BY path")
+            rows = self.query("SELECT * FROM models ORDER BY path")
         return [_to_model(r) for r in rows]
 
     def search(self, text: str) -> list[IndexedModel]:
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._query(
+        rows = self.query(
             "SELECT DISTINCT m.* FROM models m LEFT JOIN files f USING (model_id) WHERE "
             "m.cleaned_name LIKE ?1 ESCAPE '\\' OR m.official_name LIKE ?1 ESCAPE '\\' "
             "OR m.family LIKE ?1 ESCAPE '\\' OR m.model_type LIKE ?1 ESCAPE '\\' "
@@ -144,12 +141,12 @@ class ModelIndex(Database):
         """A model by id (or unique id prefix), hash prefix, exact name or path."""
         if _is_hex(query):
             prefix = query.lower() + "%"
-            rows = self._query("SELECT * FROM models WHERE model_id LIKE ?1 OR blake3 LIKE ?1 "
+            rows = self.query("SELECT * FROM models WHERE model_id LIKE ?1 OR blake3 LIKE ?1 "
                                "OR sha256 LIKE ?1", (prefix,))
         else:
             rows = []
         if not rows:
-            rows = self._query("SELECT * FROM models WHERE cleaned_name = ?1 OR path = ?1 "
+            rows = self.query("SELECT * FROM models WHERE cleaned_name = ?1 OR path = ?1 "
                                "OR primary_file = ?1", (query,))
         if len(rows) != 1:
             raise ModelNotFoundError(query, len(rows))
@@ -157,17 +154,17 @@ class ModelIndex(Database):
 
     def pending_ids(self) -> list[str]:
         """Models still waiting for a Hub lookup."""
-        return [r["model_id"] for r in self._query(
+        return [r["model_id"] for r in self.query(
             "SELECT model_id FROM models WHERE pending_online_lookup ORDER BY added_at")]
 
     def files(self, model_id: str) -> list[sqlite3.Row]:
-        return self._query("SELECT name, size, blake3, sha256 FROM files WHERE model_id = ? "
+        return self.query("SELECT name, size, blake3, sha256 FROM files WHERE model_id = ? "
                            "ORDER BY name", (model_id,))
 
     def dump(self) -> tuple[list[tuple], list[tuple]]:
         """Every row of models and files, in a stable order (for comparing two indexes)."""
-        return ([tuple(r) for r in self._query("SELECT * FROM models ORDER BY model_id")],
-                [tuple(r) for r in self._query("SELECT * FROM files ORDER BY model_id, name")])
+        return ([tuple(r) for r in self.query("SELECT * FROM models ORDER BY model_id")],
+                [tuple(r) for r in self.query("SELECT * FROM files ORDER BY model_id, name")])
 
 
 def _is_hex(text: str) -> bool:

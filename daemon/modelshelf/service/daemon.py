@@ -55,11 +55,14 @@ class Daemon:
         self.drives = DriveDetector(config.drives.ssd, config.drives.hdd)
         self.queues: DriveQueues[DaemonJob] = DriveQueues(self._run, workers=config.drives.workers)
         self.watcher = self._make_watcher(config)
+        self.linker = self.shelf.linker()
+        self._known_installs = {str(i.root) for i in self.linker.installs()}
         self.hub = build_hub_client(config)
         self.lookups = LookupWorker(self.hub, self.shelf.library, self.shelf.index)
         self.rpc = RpcServer(config.service.socket, build_methods(self))
         self.scheduler = build_scheduler(self.checkpoint, periodic={
-            "hub-lookups": (self.lookups.submit_pending, config.hub.retry_minutes * 60)})
+            "hub-lookups": (self.lookups.submit_pending, config.hub.retry_minutes * 60),
+            "app-installs": (self.sync_new_installs, config.inbox.rescan_seconds)})
         interval = watchdog_interval()
         self.pinger = WatchdogPinger(self.notifier, interval, self.healthy) if interval else None
 
@@ -107,6 +110,7 @@ class Daemon:
         else:
             self.board.finished(job.job_id, result)
             if result.outcome == "imported":
+                self.link(result.model_id)
                 self.lookups.submit(result.model_id)   # after the import: it never waits for the network
         finally:
             if item.inbox is not None:
@@ -129,6 +133,28 @@ class Daemon:
             except OSError as e:
                 log.error("could not move %s to failed/: %s", item.job.source, e.strerror)
         self.board.finished(item.job.job_id, error=str(error))  # after the move: what it reports is done
+
+    def link(self, model_id: str) -> None:
+        """The incremental sync: this model only, into every install."""
+        model = self.shelf.index.get(model_id)
+        if model is None:
+            return
+        with self.importer.exclusive():   # the registry has one writer at a time, like the index
+            results = self.linker.sync_model(model)
+        made = sum(r.status == "created" for r in results)
+        if made:
+            log.info("linked %s into %d places", model.path, made)
+
+    def sync_new_installs(self) -> int:
+        """An app install that appeared since the last look gets every model linked."""
+        installs = self.linker.installs()
+        new = [i for i in installs if str(i.root) not in self._known_installs]
+        self._known_installs = {str(i.root) for i in installs}
+        if new:
+            log.info("new app installs: %s; linking the library into them", ", ".join(str(i.root) for i in new))
+            with self.importer.exclusive():
+                self.linker.sync_all(new)
+        return len(new)
 
     def checkpoint(self) -> dict[str, int]:
         pages, moved = self.shelf.index.checkpoint()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ImportMode
 from ..index import rebuild_summary
+from ..links import actions
 from .rpc import INVALID_PARAMS, Method, RpcError
 
 if TYPE_CHECKING:
@@ -23,6 +24,11 @@ def _param(params: dict[str, Any], name: str, kind: type, default: Any = _REQUIR
     if not isinstance(value, kind):
         raise RpcError(INVALID_PARAMS, f"param {name!r} must be a {kind.__name__}")
     return value
+
+
+def _counted(daemon: Daemon, result: dict[str, Any]) -> dict[str, Any]:
+    daemon.board.model_count = daemon.shelf.index.count()
+    return result
 
 
 def build_methods(daemon: Daemon) -> dict[str, Method]:
@@ -69,5 +75,18 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
     def retry_lookups(params: dict[str, Any]) -> dict[str, int]:
         return {"queued": daemon.lookups.submit_pending(force=True)}
 
-    return {"status": status, "jobs": jobs, "models": models, "model": model, "checkpoint": checkpoint,
+    def locked(action):
+        def method(params: dict[str, Any]) -> Any:
+            with daemon.importer.exclusive():   # no import commits while links or files change
+                return action(params)
+        return method
+
+    link_methods = {
+        "sync": locked(lambda p: actions.sync(daemon.shelf, p.get("model"))),
+        "health": locked(lambda p: actions.health(daemon.shelf, bool(p.get("fix")), bool(p.get("dry_run")))),
+        "delete": locked(lambda p: _counted(daemon, actions.delete(daemon.shelf, _param(p, "model", str)))),
+        "relocate": locked(lambda p: actions.relocate_drive(daemon.shelf, _param(p, "old", str),
+                                                            _param(p, "new", str))),
+    }
+    return link_methods | {"status": status, "jobs": jobs, "models": models, "model": model, "checkpoint": checkpoint,
             "rescan": rescan, "import": import_, "rebuild-index": rebuild, "retry-lookups": retry_lookups}

@@ -1,0 +1,114 @@
+"""registry.db: every link modelshelf made, so links can be checked, repaired and removed.
+
+Paths are stored relative where they can be: the link relative to its install, the source
+relative to the library root. The install itself is absolute (external = on another filesystem
+than the library), and `relocate` rewrites it when a drive moves.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..library.metadata import utc_now
+from ..sqlite import Database
+
+MIGRATIONS = [("initial", """
+    CREATE TABLE installs (root TEXT PRIMARY KEY, mount_point TEXT NOT NULL, last_seen TEXT NOT NULL);
+    CREATE TABLE links (
+        install TEXT NOT NULL,
+        target TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        external INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (install, target)
+    );
+    CREATE INDEX links_model ON links(model_id);
+    """)]
+
+
+class LinkKind(enum.StrEnum):
+    RELATIVE = "relative_symlink"
+    ABSOLUTE = "absolute_symlink"
+    HARDLINK = "hardlink"
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    install: str        # absolute install root
+    target: str         # the link, relative to the install root
+    model_id: str
+    source: str         # the library file, relative to the library root
+    kind: LinkKind
+    external: bool
+
+    @property
+    def target_path(self) -> Path:
+        return Path(self.install) / self.target
+
+
+def _record(row) -> LinkRecord:
+    return LinkRecord(row["install"], row["target"], row["model_id"], row["source"], LinkKind(row["kind"]),
+                      bool(row["external"]))
+
+
+def _prefix_clause(column: str) -> str:
+    """Whole-component prefix match: /media/usb matches /media/usb and /media/usb/x, not /media/usb2."""
+    return f"({column} = ?1 OR substr({column}, 1, length(?1) + 1) = ?1 || '/')"
+
+
+class LinkRegistry(Database):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, MIGRATIONS)
+
+    def add(self, record: LinkRecord) -> None:
+        """Idempotent: the same link registered twice is one row."""
+        with self.atomic() as db:
+            db.execute("INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (record.install, record.target, record.model_id, record.source, record.kind.value,
+                        int(record.external), utc_now()))
+
+    def add_install(self, root: Path, mount_point: str) -> None:
+        with self.atomic() as db:
+            db.execute("INSERT OR REPLACE INTO installs VALUES (?, ?, ?)", (str(root), mount_point, utc_now()))
+
+    def remove(self, records: Iterable[LinkRecord]) -> None:
+        with self.atomic() as db:
+            db.executemany("DELETE FROM links WHERE install = ? AND target = ?",
+                           [(r.install, r.target) for r in records])
+
+    def remove_install(self, root: str) -> None:
+        with self.atomic() as db:
+            db.execute("DELETE FROM links WHERE install = ?", (root,))
+            db.execute("DELETE FROM installs WHERE root = ?", (root,))
+
+    def for_model(self, model_id: str) -> list[LinkRecord]:
+        return [_record(r) for r in self.query("SELECT * FROM links WHERE model_id = ? ORDER BY install, target",
+                                               (model_id,))]
+
+    def all(self) -> list[LinkRecord]:
+        return [_record(r) for r in self.query("SELECT * FROM links ORDER BY install, target")]
+
+    def get(self, install: str, target: str) -> LinkRecord | None:
+        rows = self.query("SELECT * FROM links WHERE install = ? AND target = ?", (install, target))
+        return _record(rows[0]) if rows else None
+
+    def installs(self) -> dict[str, str]:
+        """Known installs: root -> the mount point it lived on when last seen."""
+        return {r["root"]: r["mount_point"] for r in self.query("SELECT root, mount_point FROM installs")}
+
+    def relocate(self, old: str, new: str) -> int:
+        """Rewrite every install path under old to lie under new, in one transaction."""
+        old, new = old.rstrip("/") or "/", new.rstrip("/") or "/"
+        with self.atomic() as db:
+            moved = db.execute(f"UPDATE links SET install = ?2 || substr(install, length(?1) + 1) "
+                               f"WHERE {_prefix_clause('install')}", (old, new)).rowcount
+            db.execute(f"UPDATE installs SET root = ?2 || substr(root, length(?1) + 1), "
+                       f"mount_point = CASE WHEN {_prefix_clause('mount_point')} "
+                       f"THEN ?2 || substr(mount_point, length(?1) + 1) ELSE mount_point END "
+                       f"WHERE {_prefix_clause('root')}", (old, new))
+        return moved
