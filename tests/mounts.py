@@ -78,14 +78,19 @@ def loop_fs(kind: str, image_dir: Path, where: Path) -> Iterator[Path]:
         f.truncate(megabytes << 20)
     _run(*cmd, str(image))
     where.mkdir(parents=True, exist_ok=True)
-    if kind == "ntfs":
-        _run("ntfs-3g", str(image), str(where))
+    loop = None
+    if kind == "ntfs":  # through a loop device, as a real disk: ntfs-3g then shows as fuseblk
+        loop = subprocess.run(["losetup", "-f", "--show", str(image)], check=True, capture_output=True,
+                              text=True).stdout.strip()
+        _run("ntfs-3g", loop, str(where))
     else:
         _run("mount", "-o", "loop", str(image), str(where))
     try:
         yield where
     finally:
         subprocess.run(["umount", str(where)], capture_output=True)
+        if loop:
+            subprocess.run(["losetup", "-d", loop], capture_output=True)
         image.unlink(missing_ok=True)
 
 

@@ -21,10 +21,21 @@ class FsFacts:
     read_only: bool
     writable: bool
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    is_ntfs: bool = False
 
-    @property
-    def is_ntfs(self) -> bool:
-        return self.fstype in NTFS_TYPES
+
+def _is_ntfs(mount: Mount) -> bool:
+    """By type, or for FUSE mounts (ntfs-3g of an image shows as plain "fuse") by the NTFS
+    signature in the boot sector of the source, where we may read it."""
+    if mount.fstype in NTFS_TYPES - {"fuseblk"}:
+        return True
+    if mount.fstype in ("fuse", "fuseblk"):
+        try:
+            with open(mount.source, "rb") as f:
+                return f.read(11)[3:11] == b"NTFS    "
+        except OSError:
+            return mount.fstype == "fuseblk"   # unreadable device: fuseblk is almost always ntfs-3g
+    return False
 
 
 def sandbox() -> str | None:
@@ -43,7 +54,8 @@ def fs_facts(path: Path, mounts: list[Mount] | None = None) -> FsFacts:
     warnings = []
     if mount is None:
         return FsFacts(str(path), "", "unknown", (0, 0), False, os.access(path, os.W_OK), ("no mount found",))
-    if mount.fstype in NTFS_TYPES:
+    ntfs = _is_ntfs(mount)
+    if ntfs:
         warnings.append("NTFS: symlinks made here may not work from Windows; hardlinks are used instead")
         if mount.fstype == "fuse.lowntfs-3g" or "windows_names" in mount.options:
             warnings.append("lowntfs-3g/windows_names: names with :*?\"<>| are refused")
@@ -53,4 +65,4 @@ def fs_facts(path: Path, mounts: list[Mount] | None = None) -> FsFacts:
         warnings.append(f"running inside {kind}: paths may differ from the host's")
     writable = os.access(path, os.W_OK) and not mount.read_only
     return FsFacts(str(path), mount.mount_point, mount.fstype, (mount.major, mount.minor), mount.read_only,
-                   writable, tuple(warnings))
+                   writable, tuple(warnings), ntfs)

@@ -37,10 +37,15 @@ def execute_delete(plan: DeletePlan, registry: LinkRegistry, index: ModelIndex) 
     for r in plan.links:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(r.target_path)
-        parent = r.target_path.parent       # a folder model's own folder in the app, now empty
-        with contextlib.suppress(OSError):
-            if parent.name == plan.model.cleaned_name and not plan.model.primary_file:
-                os.removedirs(parent)
+        # A folder model's own folders in the app (models/diffusers/<name>/...), once empty.
+        mapping_folder = Path(r.install, *Path(r.target).parts[:2])
+        folder = r.target_path.parent
+        while folder != mapping_folder and folder.is_relative_to(mapping_folder):
+            try:
+                folder.rmdir()
+            except OSError:
+                break                           # not empty: something of the user's is in there
+            folder = folder.parent
     registry.remove(plan.links)
     shutil.rmtree(plan.folder)
     index.remove(plan.model.model_id)
