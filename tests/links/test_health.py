@@ -43,7 +43,8 @@ def test_each_problem_is_found_and_fixed(linked_shelf: Shelf, installs, tmp_path
     assert "fixed" not in planned and not (models / "loras" / "detail.safetensors").exists()   # dry run: no change
     fixed = actions.health(linked_shelf, fix=True)
     assert all(f["done"] for f in fixed["fixed"]) and fixed["status_after"] == "healthy"
-    assert (models / "loras" / "detail.safetensors").resolve() == next(linked_shelf.library.root.rglob("detail.safetensors")).resolve()
+    stored = next(linked_shelf.library.root.rglob("detail.safetensors"))
+    assert (models / "loras" / "detail.safetensors").resolve() == stored.resolve()
     assert (models / "vae" / "ae.safetensors").read_bytes() == b"user file"             # the user's file stays
     assert os.path.realpath(ckpt).startswith(os.path.realpath(linked_shelf.library.root))
     assert not os.path.lexists(models / "loras" / "dangling.safetensors")
