@@ -99,7 +99,8 @@ class Linker:
 
     def sync_all(self, installs: list[AppInstall] | None = None) -> list[LinkResult]:
         installs = installs if installs is not None else self.installs()
-        return [r for model in self.index.all() for r in self.sync_model(model, installs)]
+        with self.registry.atomic():  # one transaction, not one per link
+            return [r for model in self.index.all() for r in self.sync_model(model, installs)]
 
     def _files(self, model: IndexedModel) -> list[tuple[str, Path]]:
         folder = self.library.root / model.path
