@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .config import Config
 from .index import ModelIndex, rebuild_index
+from .index.journal import reindex
 from .ingest import Importer, ProgressListener, recover_staging
 from .library import Library, WriterLock, open_library
 from .library.root import LIBRARY_LOCK_NAME
@@ -37,6 +38,8 @@ class Shelf:
                 report = recover_staging(self.library)
                 if report.jobs_removed:
                     log.info("removed %d interrupted imports from staging", report.jobs_removed)
+                for rel in sorted(set(report.placed) | set(self.index.dirty_paths())):
+                    reindex(self.library.root, self.index, rel)
                 for problem in report.problems:
                     log.error("%s", problem)
         except BaseException:

@@ -174,3 +174,28 @@ def test_recovery_report_counts(shelf: Shelf, tmp_path: Path) -> None:
     report = recover_staging(shelf.library)
     assert report.jobs_removed == 1 and report.sources_restored == (str(src),)
     assert json.loads(json.dumps(report.problems)) == []
+
+
+def test_a_model_placed_just_before_a_crash_is_indexed_at_start(config, tmp_path: Path) -> None:
+    from modelshelf.library import write_metadata
+    with Shelf(config, writer=True) as shelf:
+        src = write_safetensors(tmp_path / "late.safetensors", "clip_l")
+        result = run(shelf, src)
+        meta = read_metadata(shelf.library.root / result.path / "metadata.json")
+        shelf.index.remove(result.model_id)               # as if killed between the rename and the index commit
+        job = stage_job(shelf.library, "crashed3", {"late.safetensors": src})
+        job.record_placing(result.path)
+        os.rmdir(job.payload)                             # the payload had been renamed into place
+        write_metadata(shelf.library.root / result.path, meta)
+    with Shelf(config, writer=True) as shelf:
+        assert shelf.index.get(result.model_id).path == result.path
+        assert files_under(shelf.library.staging) == []
+
+
+def test_an_unindexed_duplicate_on_disk_gets_indexed(shelf: Shelf, tmp_path: Path) -> None:
+    src = write_safetensors(tmp_path / "d.safetensors", "clip_l")
+    first = run(shelf, src)
+    shelf.index.remove(first.model_id)                    # the index lags behind the library
+    again = run(shelf, src, ImportMode.MOVE)
+    assert again.outcome is ImportOutcome.DUPLICATE and again.source_removed
+    assert shelf.index.get(first.model_id).path == first.path

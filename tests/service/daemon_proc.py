@@ -68,6 +68,8 @@ class DaemonProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait: bool = True) -> DaemonProcess:
+        self.notify.drain()
+        self.notify.messages.clear()        # a READY from an earlier daemon must not count
         with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen([sys.executable, "-m", "modelshelf", "--config", str(self.config),
                                           "daemon"], env=self.env, stdout=log, stderr=subprocess.STDOUT)

@@ -88,3 +88,12 @@ def test_watchdog_is_withheld_when_a_worker_dies(tmp_path: Path) -> None:
         pinger.stop()
         notifier.close()
         listener.close()
+
+
+def test_a_full_notify_queue_never_blocks(tmp_path: Path) -> None:
+    listener = NotifyListener(tmp_path)                       # nobody reads it
+    notifier = Notifier(str(listener.path))
+    sent = [notifier.send(STATUS=f"line {i}") for i in range(5000)]
+    assert sent[0] and not all(sent)                          # some were dropped, none blocked
+    notifier.close()
+    listener.close()

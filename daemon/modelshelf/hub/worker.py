@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from ..errors import HubUnavailableError, MetadataError
 from ..index import ModelIndex
-from ..library import Library, read_metadata, write_metadata
+from ..index.journal import rewrite_metadata
+from ..library import Library, read_metadata
 from ..library.metadata import METADATA_NAME, ModelMetadata, utc_now
 from .client import HubClient
 from .identify import HubMatch, identify
@@ -123,9 +124,7 @@ class LookupWorker:
                        LookupOutcome.MATCHED if match.method == "sha256" else LookupOutcome.GUESSED)
             log.info("lookup of %s: %s%s", row.path, outcome,
                      f" {match.repo_id} ({match.method}, {match.confidence})" if match else "")
-        folder = self.library.root / row.path
-        write_metadata(folder, updated)
-        self.index.upsert(updated, row.path)
+        rewrite_metadata(self.library.root, self.index, row.path, updated)
         return outcome
 
     def pending(self) -> int:

@@ -81,6 +81,7 @@ class ModelIndex(Database):
             self._insert(db, meta, path)
 
     def _insert(self, db: sqlite3.Connection, meta: ModelMetadata, path: str) -> None:
+        db.execute("DELETE FROM dirty WHERE path = ?", (path,))
         db.execute("DELETE FROM models WHERE model_id = ? OR path = ?", (meta.model_id, path))
         db.execute(f"INSERT INTO models VALUES ({','.join('?' * len(_MODEL_COLUMNS))})",
                    model_row(meta, path))
@@ -88,12 +89,28 @@ class ModelIndex(Database):
 
     def remove(self, model_id: str) -> None:
         with self.atomic() as db:
+            db.execute("DELETE FROM dirty WHERE path IN (SELECT path FROM models WHERE model_id = ?)", (model_id,))
             db.execute("DELETE FROM models WHERE model_id = ?", (model_id,))
+
+    def remove_path(self, path: str) -> None:
+        with self.atomic() as db:
+            db.execute("DELETE FROM dirty WHERE path = ?", (path,))
+            db.execute("DELETE FROM models WHERE path = ?", (path,))
+
+    def mark_dirty(self, path: str) -> None:
+        """Intent: this model folder is about to change on disk; its row is re-read from
+        metadata.json at start-up unless the change is committed here first."""
+        with self.atomic() as db:
+            db.execute("INSERT OR REPLACE INTO dirty VALUES (?, datetime('now'))", (path,))
+
+    def dirty_paths(self) -> list[str]:
+        return [r["path"] for r in self.query("SELECT path FROM dirty ORDER BY path")]
 
     def replace_all(self, records: Iterable[tuple[ModelMetadata, str]]) -> int:
         """Swap the whole index for records in one transaction (the deep-scan rebuild)."""
         count = 0
         with self.atomic() as db:
+            db.execute("DELETE FROM dirty")
             db.execute("DELETE FROM files")
             db.execute("DELETE FROM models")
             for meta, path in records:

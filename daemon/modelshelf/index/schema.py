@@ -41,4 +41,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX files_blake3 ON files(blake3);
     CREATE INDEX files_sha256 ON files(sha256);
     """),
+    ("dirty", """
+    CREATE TABLE dirty (path TEXT PRIMARY KEY, since TEXT NOT NULL);
+    """),
 ]

@@ -7,6 +7,7 @@ from .importer import (
                        ImportProgress,
                        ImportResult,
                        ProgressListener,
+                       clean_done_folders,
                        settings_from_config,
 )
 from .plan import find_importables
@@ -15,5 +16,5 @@ from .staging import RecoveryReport, recover_staging
 from .transfer import StreamSettings, hash_file
 
 __all__ = ["FileDigest", "ImportJob", "ImportOutcome", "ImportProgress", "ImportResult", "Importer",
-           "ProgressListener", "RecoveryReport", "StreamSettings", "find_importables", "hash_file", "recover_staging",
-           "settings_from_config"]
+           "ProgressListener", "RecoveryReport", "StreamSettings", "clean_done_folders", "find_importables",
+           "hash_file", "recover_staging", "settings_from_config"]

@@ -15,6 +15,7 @@ import errno
 import hashlib
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -48,6 +49,7 @@ from .stream import SourceChangedError
 from .transfer import StreamSettings, TransferMethod, Transferred, copy_file, hash_file, link_file
 
 log = logging.getLogger(__name__)
+DONE_PREFIX = ".modelshelf-done-"
 
 
 class ImportOutcome(enum.StrEnum):
@@ -106,8 +108,8 @@ def _tree_digest(files: dict[str, FileDigest]) -> tuple[str, str]:
 
 
 class _DuplicateFound(Exception):
-    def __init__(self, model_id: str, path: str) -> None:
-        self.model_id, self.path = model_id, path
+    def __init__(self, model_id: str, path: str, unindexed: ModelMetadata | None = None) -> None:
+        self.model_id, self.path, self.unindexed = model_id, path, unindexed
 
 
 class Importer:
@@ -206,6 +208,8 @@ class Importer:
                 rel = self.library.relative(final)
                 self.index.upsert(meta, rel)
             except _DuplicateFound as dup:
+                if dup.unindexed is not None:   # on disk but not in the index (a crash before its commit)
+                    self.index.upsert(dup.unindexed, dup.path)
                 return self._duplicate(job, plan, arrived, dup, content_b3, started)
             self._count_import()
         log.info("imported %s as %s (%s/%s, %s)", job.source, rel, meta.model_type, meta.family, method)
@@ -234,6 +238,7 @@ class Importer:
         base = self.library.model_dir(meta.model_type, meta.family, meta.cleaned_name)
         for candidate in (base, base.with_name(f"{base.name}-{meta.blake3[:8]}")):
             _make_dirs(candidate.parent, self.library.root)
+            staged.record_placing(self.library.relative(candidate))
             try:
                 rename_noreplace(staged.payload, candidate)
             except FileExistsError:
@@ -280,19 +285,23 @@ class Importer:
             return False
         for f in plan.files:
             t = arrived[f.name]
-            if t.method is TransferMethod.RENAME:
-                continue
             if verify and t.method is TransferMethod.COPY:
                 again = hash_file(final / f.name, self.settings, cancel=None)
                 if again.blake3 != t.digest.blake3:
                     raise ImportFailedError(job.source, "verifying the copy of",
                                             f"{final / f.name} reads back with another hash; the "
                                             "source is kept. Check the library's disk")
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f.source)
         if plan.is_folder:
-            _remove_empty_tree(plan.source)
-        fsync_dir(plan.source.parent)
+            # One rename makes the whole folder leave at once (a crash while deleting it file by
+            # file would leave half a model in the inbox); the hidden name is cleaned at start-up.
+            done = plan.source.with_name(f"{DONE_PREFIX}{job.job_id}")
+            os.rename(plan.source, done)
+            fsync_dir(plan.source.parent)
+            shutil.rmtree(done, ignore_errors=True)
+        elif arrived[plan.files[0].name].method is not TransferMethod.RENAME:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(plan.source)
+            fsync_dir(plan.source.parent)
         return True
 
 
@@ -302,7 +311,7 @@ def _raise_if_same_content(folder: Path, blake3_hex: str, library: Library) -> N
     except ModelshelfError:
         return
     if existing.blake3 == blake3_hex:
-        raise _DuplicateFound(existing.model_id, library.relative(folder))
+        raise _DuplicateFound(existing.model_id, library.relative(folder), existing)
 
 
 def _make_dirs(folder: Path, stop: Path) -> None:
@@ -317,7 +326,10 @@ def _make_dirs(folder: Path, stop: Path) -> None:
         fsync_dir(created.parent)
 
 
-def _remove_empty_tree(folder: Path) -> None:
-    for dirpath, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(dirpath)
+def clean_done_folders(inbox: Path) -> int:
+    """Delete moved-out folder sources that a crash left under their hidden done- name."""
+    count = 0
+    for leftover in inbox.glob(f"{DONE_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+        count += 1
+    return count

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import ModelshelfError
 from ..index import IndexedModel, ModelIndex
-from ..library import Library
+from ..library import STAGING_NAME, Library
 from .linker import is_link_to, make_link
 from .registry import LinkKind, LinkRecord, LinkRegistry
 
@@ -47,8 +47,14 @@ def execute_delete(plan: DeletePlan, registry: LinkRegistry, index: ModelIndex) 
                 break                           # not empty: something of the user's is in there
             folder = folder.parent
     registry.remove(plan.links)
-    shutil.rmtree(plan.folder)
+    # Files next, crash-safely: mark, move the folder out of the library in one rename (into
+    # staging, which start-up empties), drop the row, then delete.
+    index.mark_dirty(plan.model.path)
+    trash = plan.folder.parent.parent.parent / STAGING_NAME / f"deleting-{plan.model.model_id}"
+    trash.parent.mkdir(exist_ok=True)
+    os.rename(plan.folder, trash)
     index.remove(plan.model.model_id)
+    shutil.rmtree(trash)
 
 
 @dataclass(frozen=True)

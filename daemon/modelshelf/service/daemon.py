@@ -25,7 +25,7 @@ from ..hub import LookupWorker
 from ..hub.setup import build_hub_client
 from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
 from ..inbox.failed import move_to_failed
-from ..ingest import ImportJob, find_importables
+from ..ingest import ImportJob, clean_done_folders, find_importables
 from ..shelf import Shelf
 from .methods import build_methods
 from .notify import Notifier, WatchdogPinger, watchdog_interval
@@ -179,6 +179,9 @@ class Daemon:
         self._wake.set()
 
     def _start(self) -> None:
+        for inbox in self.config.paths.inboxes:
+            if inbox.is_dir() and (n := clean_done_folders(inbox)):
+                log.info("removed %d moved-out folders left in %s by an interrupted run", n, inbox)
         self.rpc.start()
         self.lookups.start()
         self.lookups.submit_pending()       # what was still pending when the daemon last stopped

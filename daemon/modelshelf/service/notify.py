@@ -25,7 +25,9 @@ class Notifier:
         self._lock = threading.Lock()
         self._warned = False
         if self._address:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: if systemd's queue is full, a status line is dropped rather than the
+            # daemon's main thread hanging in sendto (found by the crash suite).
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
 
     @property
     def enabled(self) -> bool:
@@ -39,6 +41,9 @@ class Notifier:
         try:
             with self._lock:
                 self._sock.sendto(message, self._address)
+        except BlockingIOError:
+            log.debug("systemd's notify queue is full: dropped %s", message[:60])
+            return False
         except OSError as e:
             if not self._warned:
                 self._warned = True

@@ -1,0 +1,151 @@
+"""The crash suite: the real daemon, SIGKILLed at seeded moments in every phase of an import,
+restarted, and checked each time. Kill points are injected by strace on the syscalls of each
+phase (no test hooks in the product); rounds without strace kill at a random moment."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelshelf.index import ModelIndex, rebuild_index
+from modelshelf.library import open_library
+
+from ..helpers import wait_for
+from ..links.conftest import MODERN, comfy
+from ..models import write_big_safetensors, write_diffusers, write_gguf, write_safetensors
+from ..mounts import can_mount, tmpfs
+from ..service.daemon_proc import DaemonProcess
+from .invariants import Dropped, find_problems, sha256, staging_leftovers
+
+SEED = int(os.environ.get("MODELSHELF_CRASH_SEED", "20261123"))
+KILLS = int(os.environ.get("MODELSHELF_CRASH_KILLS", "50"))
+# phase -> (syscalls whose Nth call kills the daemon, largest N, strace path filter)
+PHASES: dict[str, tuple[str, int, str | None]] = {
+    "copy": ("pwrite64", 6, None),            # the writer thread's O_DIRECT writes
+    "hash": ("preadv2", 8, None),             # the reader (copy and hash-in-place)
+    "fsync": ("fsync", 6, None),              # file, folder and metadata.json fsyncs
+    "metadata": ("rename", 3, None),          # .tmp -> name in staging, metadata.json replace
+    "place": ("renameat2", 1, None),          # the one rename that puts a model in place
+    "move": ("link", 2, None),                # hardlink of a same-fs move into staging
+    "index": ("pwrite64", 3, "models.db-wal"),
+    "link": ("symlink", 3, None),             # canary and app links
+    "random": ("", 0, None),                  # no strace: SIGKILL after a random delay
+}
+
+
+def drop(rng: random.Random, d: DaemonProcess, inboxes: list[Path], n: int, work: Path) -> list[Dropped]:
+    items = []
+    for i in range(rng.randint(1, 3)):
+        inbox = rng.choice(inboxes)
+        kind = rng.choices(["small", "gguf", "big", "folder"], weights=[5, 2, 2, 1])[0]
+        name = f"r{n:02d}_{i}_{kind}"
+        src = work / "src" / f"{name}.{'gguf' if kind == 'gguf' else 'safetensors'}"
+        src.parent.mkdir(exist_ok=True)
+        if kind == "small":
+            write_safetensors(src, rng.choice(["lora_sdxl", "clip_l", "vae_flux", "easynegative"]), salt=n * 10 + i)
+        elif kind == "gguf":
+            write_gguf(src, "llama", salt=n * 10 + i)
+        elif kind == "big":
+            write_big_safetensors(src, rng.choice([24, 48]), seed=n * 10 + i)
+        else:
+            src = write_diffusers(work / "src" / name, salt=n * 10 + i)
+        files = ({p.relative_to(src).as_posix(): sha256(p) for p in src.rglob("*") if p.is_file()}
+                 if src.is_dir() else {src.name: sha256(src)})
+        same_fs = os.stat(src.parent).st_dev == os.stat(inbox).st_dev
+        if same_fs and rng.random() < 0.5:
+            os.rename(src, inbox / src.name)                    # a same-filesystem mv
+        elif src.is_dir():
+            shutil.copytree(src, inbox / src.name)
+        else:
+            shutil.copyfile(src, inbox / src.name)              # written in place
+        items.append(Dropped(src.name, inbox, files))
+    return items
+
+
+def run_round(d: DaemonProcess, phase: str, rng: random.Random) -> str:
+    """Start the daemon with this round's kill point; return how it ended."""
+    syscall, most, path_filter = PHASES[phase]
+    cmd = [sys.executable, "-m", "modelshelf", "--config", str(d.config), "daemon"]
+    if syscall:
+        strace = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
+                  "-e", f"inject={syscall}:signal=SIGKILL:when={rng.randint(1, most)}"]
+        if path_filter:
+            strace += ["-P", str(d.root / "state" / path_filter)]
+        cmd = strace + cmd
+    with open(d.log, "ab") as log:
+        proc = subprocess.Popen(cmd, env=d.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        proc.wait(timeout=rng.uniform(0.4, 3.0) if not syscall else 8)
+        ending = "killed" if proc.returncode in (-9, 137) else f"exited {proc.returncode}"
+    except subprocess.TimeoutExpired:
+        ending = "killed"                                       # the scenario: a kill at any moment
+    with contextlib.suppress(ProcessLookupError):              # the group may be gone already
+        os.killpg(proc.pid, signal.SIGKILL)                     # strace and the daemon it traces
+    proc.wait()
+    wait_for(lambda: subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode != 0,
+             10, "the round's processes to end")
+    return ending
+
+
+def test_sigkill_anywhere_loses_nothing(tmp_path: Path) -> None:
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed (apt-get install strace)")
+    rng = random.Random(SEED)
+    apps = comfy(tmp_path / "comfy", MODERN)
+    extra = f'[[apps]]\nroot = "{apps}"\n'
+    with DaemonProcess(tmp_path, extra_config=extra) as d:
+        d.config.write_text(d.config.read_text().replace("quiet_seconds = 0.5", "quiet_seconds = 0.3"))
+        d.inbox.mkdir(parents=True)
+        inboxes = [d.inbox]
+        mounted = None
+        if can_mount() is None:                                 # a second inbox on another filesystem
+            mounted = tmpfs(tmp_path / "usb-inbox", "256m")
+            inboxes.append(mounted.__enter__())
+            d.config.write_text(d.config.read_text().replace(
+                f'inboxes = ["{d.inbox}"]', f'inboxes = ["{d.inbox}", "{inboxes[1]}"]'))
+        try:
+            dropped: list[Dropped] = []
+            endings: collections.Counter[str] = collections.Counter()
+            phases: collections.Counter[str] = collections.Counter()
+            for n in range(KILLS):
+                dropped += drop(rng, d, inboxes, n, tmp_path)
+                phase = rng.choice(list(PHASES))
+                ending = run_round(d, phase, rng)
+                endings[ending] += 1
+                phases[phase] += ending == "killed"
+                problems = find_problems(dropped, d.library, d.root / "state")
+                assert problems == [], f"round {n} ({phase}): {problems}\n{d.logs()[-3000:]}"
+            d.start()                                           # a clean run finishes everything
+            assert staging_leftovers(d.library) == []           # recovery ran before READY
+            wait_for(lambda: not [p for i in inboxes for p in i.iterdir() if p.name != "failed"], 60,
+                     "every inbox to empty")
+            wait_for(lambda: not d.call("jobs")["running"], 60, "the last import")
+            assert d.stop() == 0
+            assert find_problems(dropped, d.library, d.root / "state") == []
+            verify = d.cli("verify")
+            assert verify.returncode == 0, verify.stdout[-2000:]
+            failed = [p.name for i in inboxes for p in (i / "failed").glob("*")] if any(
+                (i / "failed").exists() for i in inboxes) else []
+            live = ModelIndex(d.root / "state" / "models.db")
+            fresh = ModelIndex(tmp_path / "fresh.db")
+            rebuild_index(open_library(d.library, may_create=False), fresh)
+            assert fresh.dump() == live.dump()
+            models = live.count()
+            live.close()
+            fresh.close()
+        finally:
+            if mounted is not None:
+                mounted.__exit__(None, None, None)
+    print(f"\ncrash suite (seed {SEED}): {sum(endings.values())} rounds, {endings['killed']} kills "
+          f"({', '.join(f'{p} {c}' for p, c in sorted(phases.items()))}); {len(dropped)} drops, "
+          f"{models} models, {len(failed)} in failed/, 0 lost")
+    assert endings["killed"] >= KILLS * 0.8 and failed == []
