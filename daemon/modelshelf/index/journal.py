@@ -30,6 +30,8 @@ def reindex(root: Path, index: ModelIndex, rel: str) -> None:
     if not folder.is_dir():
         index.remove_path(rel)
         return
+    for leftover in folder.glob(f".{METADATA_NAME}.*.tmp"):   # an atomic write cut short
+        leftover.unlink(missing_ok=True)
     try:
         meta = read_metadata(folder / METADATA_NAME)
     except ModelshelfError as e:
