@@ -34,6 +34,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "MODELSHELF_CONFIG", "HF_ENDPOINT",
                 "HF_TOKEN"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1] / "daemon"))  # subprocesses run this checkout
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")            # no test ever reaches the real Hub
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     return home

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("modelshelf: interrupted", file=sys.stderr)
         return 130
+    except sqlite3.Error as e:
+        log.debug("index database error", exc_info=True)
+        print(f"modelshelf: the index database failed ({e}); check the disk holding "
+              f"{config.paths.state_dir if 'config' in locals() else 'the state folder'}", file=sys.stderr)
+        return 2
     except OSError as e:  # an unexpected filesystem error still gets one clear line
         log.debug("unexpected error", exc_info=True)
         print(f"modelshelf: {e.strerror or e} ({e.filename or 'no file'})", file=sys.stderr)

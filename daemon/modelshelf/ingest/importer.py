@@ -132,7 +132,11 @@ class Importer:
         if self.library.contains(job.source):
             raise ImportFailedError(job.source, "importing", "it is already inside the library")
         origins = {f.name: f.source for f in plan.files}
-        staged = stage_job(self.library, job.job_id, origins)
+        try:
+            staged = stage_job(self.library, job.job_id, origins)
+        except OSError as e:
+            StagedJob(self.library.staging / job.job_id).discard()
+            raise ImportFailedError(job.source, "importing", e) from e
         try:
             arrived = self._transfer(job, plan, staged)
             result = self._commit(job, plan, staged, arrived, started)

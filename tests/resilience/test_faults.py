@@ -1,0 +1,54 @@
+"""Faults injected by strace into a real import: a clear one-line error, the source intact,
+nothing partial kept or indexed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..helpers import EMPTY_LIBRARY, digests, files_under
+from ..models import write_big_safetensors
+
+# Write faults are not injected by count here: SQLite's own pwrite64 calls share the counters
+# (ENOSPC mid-copy is shown on a real tmpfs in tests/ingest/test_filesystems.py).
+FAULTS = [  # (name, strace arguments, text the error line must carry)
+    ("EIO on read", ["-P", "{src}", "-e", "trace=preadv2", "-e", "inject=preadv2:error=EIO:when=2"],
+     "Input/output error"),
+    ("EIO on fsync", ["-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=1"], "Input/output error"),
+    ("EACCES on open", ["-P", "{src}", "-e", "trace=openat", "-e", "inject=openat:error=EACCES"],
+     "Permission denied"),
+    ("EXDEV on rename", ["-e", "trace=renameat2", "-e", "inject=renameat2:error=EXDEV"], "Invalid cross-device link"),
+    ("EACCES on rename", ["-e", "trace=renameat2", "-e", "inject=renameat2:error=EACCES"], "Permission denied"),
+]
+
+
+def cli(*args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*(prefix or []), sys.executable, "-m", "modelshelf", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("name,strace_args,message", FAULTS, ids=[f[0] for f in FAULTS])
+def test_injected_fault(tmp_path: Path, isolated_home: Path, name: str, strace_args: list[str], message: str) -> None:
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed (apt-get install strace)")
+    assert cli("list").returncode == 0                         # the library and index exist already
+    src = write_big_safetensors(tmp_path / "victim.safetensors", 20)
+    before = digests(src)
+    strace = ["strace", "-f", "-qq", "-o", str(tmp_path / "strace.log"),
+              *[a.format(src=src) for a in strace_args]]
+    proc = cli("import", "--copy", str(src), prefix=strace)
+    injected = (tmp_path / "strace.log").read_text().count("INJECTED")
+    assert injected >= 1, f"{name}: nothing was injected"
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(src) in lines[0] and message in lines[0], lines
+    assert digests(src) == before
+    library = isolated_home / ".local/share/modelshelf/library"
+    assert files_under(library) == EMPTY_LIBRARY                # no .tmp, no staging, no model
+    assert json.loads(cli("list", "--json").stdout) == []
+    assert cli("import", "--copy", str(src)).returncode == 0   # and the next try just works
