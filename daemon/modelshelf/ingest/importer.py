@@ -232,7 +232,7 @@ class Importer:
             model_id=content_b3[:16], model_type=cls.model_type.value, family=cls.family,
             cleaned_name=plan.cleaned_name, format=probe.format.value, files=files,
             blake3=content_b3, sha256=content_sha, size_bytes=plan.total_bytes, added_at=now,
-            updated_at=now, source=Source(os.fsdecode(job.source.absolute()), job.mode.value),
+            updated_at=now, source=Source(readable_path(job.source.absolute()), job.mode.value),
             classification=ClassificationRecord(cls.method.value, cls.confidence, cls.reason),
             primary_file=plan.primary_file, official_name=probe.official_name,
             details=dict(probe.details))
@@ -328,6 +328,11 @@ def _make_dirs(folder: Path, stop: Path) -> None:
         with contextlib.suppress(FileExistsError):
             created.mkdir()
         fsync_dir(created.parent)
+
+
+def readable_path(path: Path) -> str:
+    """A path as text even when it is not valid UTF-8 (shown as \\xe9 escapes)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def clean_done_folders(inbox: Path) -> int:

@@ -107,6 +107,10 @@ class Daemon:
             result = self.importer.run(job)
         except ModelshelfError as e:
             self._failed(item, e)
+        except Exception as e:  # a bug: report it, keep the source where it is, keep serving
+            log.exception("internal error importing %s", job.source)
+            self.board.finished(job.job_id, error=f"internal error ({type(e).__name__}: {e}); the source was "
+                                "left in place; please report this")
         else:
             self.board.finished(job.job_id, result)
             if result.outcome == "imported":

@@ -242,13 +242,13 @@ class RpcServer:
         except Exception as e:
             log.exception("status socket method failed")
             return _error(request_id, INTERNAL, f"internal error: {type(e).__name__}: {e}")
-        return (json.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}, default=str,
-                           ensure_ascii=False) + "\n").encode()
+        # ASCII-escaped: file names that are not valid UTF-8 still make valid JSON.
+        return (json.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}, default=str) + "\n").encode()
 
 
 def _error(request_id: Any, code: int, message: str) -> bytes:
-    return (json.dumps({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}},
-                       ensure_ascii=False) + "\n").encode()
+    return (json.dumps({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
+            + "\n").encode()
 
 
 def call(path: Path, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
