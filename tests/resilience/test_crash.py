@@ -91,9 +91,16 @@ def run_round(d: DaemonProcess, phase: str, rng: random.Random) -> str:
     with contextlib.suppress(ProcessLookupError):              # the group may be gone already
         os.killpg(proc.pid, signal.SIGKILL)                     # strace and the daemon it traces
     proc.wait()
-    wait_for(lambda: subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode != 0,
-             10, "the round's processes to end")
+    wait_for(lambda: not _group_alive(proc.pid), 10, "the round's processes to end")
     return ending
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_sigkill_anywhere_loses_nothing(tmp_path: Path) -> None:
