@@ -41,6 +41,7 @@ def test_a_thousand_files_at_once(tmp_path: Path) -> None:
         wait_for(done, 600, f"{FILES} imports")
         status = call(d.socket, "status")
         assert status["counts"] == {"imported": FILES} and status["models"] == FILES
+        assert 10 < status["rss_mb"] < 200                  # the daemon reports its own memory
         assert [p for p in d.inbox.iterdir()] == []
         assert d.stop() == 0
     print(f"\nload: {FILES} files imported once each; peak RSS {peak_rss / 1e6:.0f} MB; "

@@ -82,7 +82,8 @@ def job_line(job: dict[str, Any]) -> str:
 
 def status_view(status: dict[str, Any]) -> str:
     lines = [f"modelshelf: {status['status_line']}",
-             f"library   {status['library']}  ({status['models']} models)",
+             f"library   {status['library']}  ({status['models']} models)  · daemon memory "
+             f"{status.get('rss_mb', 0):.0f} MB",
              f"inboxes   {', '.join(status['inboxes'])}"]
     for j in status["running"]:
         lines.append(f"  [{bar(j['percent'] / 100)}] {j['percent']:5.1f}% {j['mb_per_s']:6.0f} MB/s  "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+import psutil
+
 from ..config import ImportMode
 from ..index import rebuild_summary
 from ..links import actions
@@ -34,9 +36,11 @@ def _counted(daemon: Daemon, result: dict[str, Any]) -> dict[str, Any]:
 def build_methods(daemon: Daemon) -> dict[str, Method]:
     index = daemon.shelf.index
 
+    process = psutil.Process()
+
     def status(params: dict[str, Any]) -> dict[str, Any]:
         hub = daemon.hub.state() | {"pending": daemon.lookups.pending()}
-        return daemon.board.snapshot() | {"hub": hub,
+        return daemon.board.snapshot() | {"hub": hub, "rss_mb": round(process.memory_info().rss / 1e6, 1),
             "library": str(daemon.shelf.library.root), "index": str(index.path),
             "inboxes": [str(p) for p in daemon.config.paths.inboxes], "socket": str(daemon.config.service.socket)}
 
