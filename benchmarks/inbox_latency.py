@@ -11,11 +11,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,16 +27,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from import_throughput import write_random_safetensors  # noqa: E402
 
+from modelshelf.service.rpc import call  # noqa: E402
+
 
 def rpc(sock_path: Path, method: str, params: dict | None = None) -> dict:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(sock_path))
-        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            data += s.recv(1 << 16)
-    return json.loads(data)["result"]
+    return call(sock_path, method, params)
 
 
 def wait(condition, timeout: float, what: str):
@@ -83,7 +76,7 @@ def main() -> None:
           f"(quiet period {args.quiet} s; target <= {args.quiet + 0.5:.1f} s) "
           f"→ max - quiet = {worst - args.quiet:.3f} s")
     q = statistics.quantiles(rtts, n=100)
-    print(f"status round trip during a {args.size_gib:.0f} GiB import, {len(rtts)} calls: "
+    print(f"status round trip during a {args.size_gib:g} GiB import, {len(rtts)} calls: "
           f"p50 {q[49] * 1000:.2f} ms, p99 {q[98] * 1000:.2f} ms, max {max(rtts) * 1000:.2f} ms (target p99 <= 20 ms)")
 
 

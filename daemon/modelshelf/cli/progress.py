@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from ..ingest import ImportProgress
-from .render import bar
+from .render import progress_text
 
 
 class ProgressLine:
@@ -29,8 +29,7 @@ class ProgressLine:
         self._last = now
         fraction = p.done_bytes / p.total_bytes if p.total_bytes else 1.0
         speed = p.done_bytes / max(now - start, 1e-6) / 1e6
-        self.stream.write(f"\r\033[K[{bar(fraction)}] {fraction:4.0%} {speed:6.0f} MB/s "
-                          f"{p.phase} {p.source.name}")
+        self.stream.write(progress_text(fraction, speed, p.phase, p.source.name))
         self.stream.flush()
 
     def clear(self) -> None:

@@ -55,8 +55,8 @@ def follow_jobs(config: Config, job_ids: list[str], quiet: bool) -> list[dict[st
         running = [j for j in jobs["running"] if j["job_id"] in waiting]
         if running and not quiet and sys.stderr.isatty() and time.monotonic() - shown > 0.1:
             j = running[0]
-            sys.stderr.write(f"\r\033[K[{render.bar(j['percent'] / 100)}] {j['percent']:4.0f}% "
-                             f"{j['mb_per_s']:6.0f} MB/s {j['phase']} {Path(j['source']).name}")
+            sys.stderr.write(render.progress_text(j["percent"] / 100, j["mb_per_s"], j["phase"],
+                                                  Path(j["source"]).name))
             sys.stderr.flush()
             shown = time.monotonic()
         if waiting:

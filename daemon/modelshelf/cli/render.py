@@ -71,6 +71,11 @@ def bar(fraction: float, width: int = 24) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
+def progress_text(fraction: float, mb_per_s: float, phase: str, name: str) -> str:
+    """`[████░░] 41%  612 MB/s copying name`, for a terminal line that is redrawn in place."""
+    return f"\r\033[K[{bar(fraction)}] {fraction:4.0%} {mb_per_s:6.0f} MB/s {phase} {name}"
+
+
 def job_line(job: dict[str, Any]) -> str:
     name = job["source"]
     if job["state"] == "failed":

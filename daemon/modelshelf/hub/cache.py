@@ -5,13 +5,16 @@ cannot be reached. Disposable: deleting the file only costs calls."""
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..sqlite import Database
+
+MIGRATIONS = [("initial", "CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                             "fetched_at REAL NOT NULL, negative INTEGER NOT NULL)")]
 
 
 @dataclass(frozen=True)
@@ -20,31 +23,20 @@ class Cached:
     fresh: bool
 
 
-class HubCache:
+class HubCache(Database):
     def __init__(self, path: Path, ttl: float, negative_ttl: float, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
-                         "fetched_at REAL NOT NULL, negative INTEGER NOT NULL)")
+        super().__init__(path, MIGRATIONS)
         self.ttl, self.negative_ttl, self.clock = ttl, negative_ttl, clock
-        self._lock = threading.Lock()
 
     def get(self, key: str) -> Cached | None:
-        with self._lock:
-            row = self._db.execute("SELECT value, fetched_at, negative FROM entries WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        rows = self.query("SELECT value, fetched_at, negative FROM entries WHERE key = ?", (key,))
+        if not rows:
             return None
-        value, fetched_at, negative = row
+        value, fetched_at, negative = rows[0]
         ttl = self.negative_ttl if negative else self.ttl
         return Cached(json.loads(value), self.clock() - fetched_at < ttl)
 
     def put(self, key: str, value: Any, negative: bool = False) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)",
-                             (key, json.dumps(value), self.clock(), int(negative)))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self.atomic() as db:
+            db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)",
+                       (key, json.dumps(value), self.clock(), int(negative)))

@@ -88,7 +88,6 @@ class InboxWatcher:
                                                 ignore=settings.ignore) for inbox in inboxes}
         self._observers: list = []
         self._stop = threading.Event()
-        self._rescan_now = threading.Event()
         self._thread = threading.Thread(target=self._poll_loop, name="inbox-poll", daemon=True)
 
     def start(self) -> None:
@@ -130,14 +129,10 @@ class InboxWatcher:
                 seen += 1
         return seen
 
-    def request_rescan(self) -> None:
-        self._rescan_now.set()
-
     def _poll_loop(self) -> None:
         next_rescan = self.clock() + self.settings.rescan_seconds
         while not self._stop.wait(self.settings.poll_interval):
-            if self._rescan_now.is_set() or self.clock() >= next_rescan:
-                self._rescan_now.clear()
+            if self.clock() >= next_rescan:
                 self.rescan()
                 next_rescan = self.clock() + self.settings.rescan_seconds
             for decision in self.poll_once():

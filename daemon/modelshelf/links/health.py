@@ -78,7 +78,7 @@ def check_health(library: Library, index: ModelIndex, registry: LinkRegistry,
                                     "forget its links"))
         else:
             findings += [f for r in rows if (f := _check_link(library, r)) is not None]
-    findings += _orphans(library, registry, installs)
+    findings += _orphans(library, {(r.install, r.target) for r in records}, installs)
     findings += _missing_files(library, index)
     return HealthReport(tuple(findings), len(records), tuple(str(i.root) for i in installs))
 
@@ -97,9 +97,8 @@ def _check_link(library: Library, r: LinkRecord) -> Finding | None:
     return None
 
 
-def _orphans(library: Library, registry: LinkRegistry, installs: list[AppInstall]) -> list[Finding]:
+def _orphans(library: Library, known: set[tuple[str, str]], installs: list[AppInstall]) -> list[Finding]:
     root = os.path.realpath(library.root)
-    known = {(r.install, r.target) for r in registry.all()}
     found = []
     for install in installs:
         for dirpath, dirnames, filenames in os.walk(install.models):
