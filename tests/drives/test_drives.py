@@ -28,8 +28,12 @@ def test_mountinfo_parsing_and_lookup(tmp_path: Path) -> None:
 
 def test_this_machines_disk_is_found(tmp_path: Path) -> None:
     drive = DriveDetector().drive_of(tmp_path)
-    assert drive.confident or "assumed HDD" in drive.reason
-    assert drive.kind in (DriveKind.SSD, DriveKind.HDD)
+    rotational = Path("/sys/block") / drive.id / "queue" / "rotational"
+    if not drive.confident or not rotational.exists():
+        pytest.skip(f"no block device visible here ({drive.reason})")
+    expected = DriveKind.HDD if rotational.read_text().strip() == "1" else DriveKind.SSD
+    assert drive.kind is expected                      # what the kernel says of the whole disk
+    assert not (Path("/sys/block") / drive.id / "partition").exists()
 
 
 def test_config_override_wins(tmp_path: Path) -> None:
