@@ -22,7 +22,7 @@ def test_ready_status_utf8_watchdog_reload_and_stopping(tmp_path: Path) -> None:
         assert "MB/s" in status["STATUS"] and "%" in status["STATUS"]
         d.notify.wait_for_field("WATCHDOG", "1")
         d.wait_jobs(1)
-        d.notify.wait_for_field("STATUS", "idle · 1 models · inbox empty")
+        d.notify.wait_for_field("STATUS", "idle · 1 model · inbox empty")
         d.notify.messages.clear()
         d.proc.send_signal(signal.SIGHUP)
         d.notify.wait_for_field("RELOADING", "1")

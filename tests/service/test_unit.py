@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.config import Config, PathsConfig
+from modelshelf.config import AppConfig, Config, PathsConfig
 from modelshelf.service.unit import REFERENCE_EXEC, install_unit, render_unit, writable_paths
 
 REPO_UNIT = Path(__file__).parents[2] / "systemd" / "modelshelf.service"
@@ -54,6 +54,16 @@ def test_inbox_and_library_share_one_writable_mount(isolated_home: Path) -> None
                                      state_dir=home / ".local/state/modelshelf"))
     assert writable_paths(apart) == [Path("/mnt/big/library"), home / "Downloads/models",
                                      home / ".local/state/modelshelf"]
+
+
+def test_app_installs_are_writable_up_to_their_first_wildcard(isolated_home: Path) -> None:
+    home = isolated_home
+    config = Config(paths=PathsConfig(library=home / "models/library", inboxes=(home / "models/inbox",),
+                                      state_dir=home / ".local/state/modelshelf"),
+                    apps=(AppConfig(root="~/comfyui-versions/v*/ComfyUI"), AppConfig(root="/opt/ComfyUI")))
+    assert writable_paths(config) == [home / "models", home / ".local/state/modelshelf",
+                                      home / "comfyui-versions", Path("/opt/ComfyUI")]
+    assert "ReadWritePaths=-%h/comfyui-versions\n" in render_unit(config, "x")
 
 
 def test_install_service_writes_the_unit(isolated_home: Path) -> None:

@@ -53,11 +53,22 @@ def mapping_for(app: AppConfig) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted(merged.items()))
 
 
+def root_pattern(app: AppConfig) -> str:
+    return os.path.expandvars(os.path.expanduser(app.root))
+
+
+def fixed_root(app: AppConfig) -> Path:
+    """The part of an app root before its first wildcard: where every install it matches lives."""
+    parts = Path(root_pattern(app)).parts
+    cut = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    return Path(*parts[:cut])
+
+
 def discover_installs(apps: tuple[AppConfig, ...]) -> list[AppInstall]:
     """Every configured install that exists now and has a models/ folder."""
     installs = []
     for app in apps:
-        pattern = os.path.expandvars(os.path.expanduser(app.root))
+        pattern = root_pattern(app)
         roots = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         for root in roots:
             path = Path(root)

@@ -242,6 +242,10 @@ class Daemon:
         self.board.set_state(State.STOPPING)
         self.notifier.send(STOPPING=1, STATUS=self.board.status_line())
         self.watcher.stop()
+        running = len(self.board.jobs()["running"])
+        if running:
+            log.info("stopping: letting %d running import%s finish (up to %.0f s)", running,
+                     "" if running == 1 else "s", self.config.service.drain_seconds)
         if not self.queues.stop(self.config.service.drain_seconds):
             log.warning("imports still running after %.0f s: cancelling them (sources stay in place)",
                         self.config.service.drain_seconds)

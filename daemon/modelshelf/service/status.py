@@ -120,11 +120,14 @@ class StatusBoard:
         if jobs["running"]:
             parts = [f"importing {Path(j['source']).name} {j['percent']:.0f}% {j['mb_per_s']:.0f} MB/s"
                      for j in jobs["running"]]
-            parts.append(f"{queued} queued" if queued else f"{self.model_count} models")
+            parts.append(f"{queued} queued" if queued else self._models())
             return " · ".join(parts)
         if self.state in (State.STARTING, State.STOPPING, State.RELOADING):
-            return f"{self.state.value} · {self.model_count} models"
+            return f"{self.state.value} · {self._models()}"
         waiting = (f"{self.inbox_waiting} arriving" if self.inbox_waiting else "inbox empty")
         tail = f" · last error: {self.last_error[:80]}" if self.last_error else ""
-        return f"idle · {self.model_count} models · {waiting}{tail}"
+        return f"idle · {self._models()} · {waiting}{tail}"
+
+    def _models(self) -> str:
+        return f"{self.model_count} model" + ("" if self.model_count == 1 else "s")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..fs.durable import atomic_write_bytes
+from ..links.apps import fixed_root
 
 UNIT_NAME = "modelshelf.service"
 
@@ -82,13 +83,15 @@ WantedBy=default.target
 
 def writable_paths(config: Config) -> list[Path]:
     """Folders the daemon writes: the library, inboxes and state, merged under a common parent
-    (other than the home folder itself) so that inbox → library renames stay on one mount."""
+    (other than the home folder itself) so that inbox → library renames stay on one mount; and
+    the app installs it links models into (a glob root up to its first wildcard)."""
     home = Path.home()
     wanted = [config.paths.library, *config.paths.inboxes]
     common = Path(os.path.commonpath([os.path.abspath(p) for p in wanted]))
     groups = [common] if common not in (home, Path("/")) and common != home.parent else wanted
+    apps = [fixed_root(app) for app in config.apps]
     result: list[Path] = []
-    for p in [*groups, config.paths.state_dir]:
+    for p in [*groups, config.paths.state_dir, *apps]:
         if not any(p == r or r in p.parents for r in result):
             result.append(p)
     return result
