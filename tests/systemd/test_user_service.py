@@ -179,3 +179,16 @@ def test_stop_drains_the_running_import(manager: UserManager) -> None:
     assert order == sorted(order), messages                # stop began mid-import, and waited for it
     assert not library_files(manager, ".tmp") and not any(manager.path(LIBRARY / ".modelshelf-tmp").iterdir())
 
+
+
+def test_reload_rereads_the_config_and_stays_active(manager: UserManager) -> None:
+    install(manager)
+    start(manager)
+    pid = manager.show("MainPID")
+    config = manager.path(HOME / ".config/modelshelf/config.toml")
+    config.write_text(CONFIG.replace("quiet_seconds = 0.5", "quiet_seconds = 2"))
+    result = manager.systemctl("reload", "modelshelf")        # RELOADING=1 … READY=1 over NOTIFY_SOCKET
+    assert result.returncode == 0, result.stderr
+    assert (manager.show("ActiveState"), manager.show("MainPID")) == ("active", pid)
+    messages = [e["MESSAGE"] for e in manager.journal() if e.get("SYSLOG_IDENTIFIER") == "modelshelf"]
+    assert any("configuration reloaded from" in m for m in messages), messages
