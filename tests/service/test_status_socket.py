@@ -9,11 +9,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from modelshelf.service.rpc import RpcError, RpcServer, call
+from modelshelf.service.rpc import MAX_REQUEST_BYTES, RpcError, RpcServer, call
 
 from ..helpers import wait_for
 from ..models import write_big_safetensors
@@ -132,3 +134,119 @@ def test_fifty_clients_during_an_import(tmp_path: Path) -> None:
         assert errors == [] and len(answers) == 250
         assert "importing" in answers
         assert [j["state"] for j in d.wait_jobs(1, timeout=60)] == ["imported"]
+
+
+# Garbage a client may send, and the error each gets: the oversized one (no newline) is answered and closed.
+GARBAGE = [(b"garbage\n", -32700), (b"\xff\xfe\x00\x01\n", -32700), (b"[1, 2]\n", -32600),
+           (b"x" * (MAX_REQUEST_BYTES + 4096), -32600)]
+HALF_REQUEST = b'{"jsonrpc": "2.0", "id": 1, "meth'
+
+
+def connect_all(path: Path, count: int) -> list[socket.socket]:
+    socks = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(str(path))
+        socks.append(s)
+    return socks
+
+
+def read_reply(s: socket.socket) -> dict:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        assert chunk, f"closed without an answer (got {data!r})"
+        data += chunk
+    return json.loads(data)
+
+
+def send_garbage(s: socket.socket, payload: bytes) -> None:
+    try:
+        s.sendall(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # oversized: the daemon answered and closed before taking all of it
+
+
+def send_status(s: socket.socket, request_id: int) -> None:
+    s.sendall(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "status"}).encode() + b"\n")
+
+
+def timed_status(d: DaemonProcess) -> float:
+    started = time.perf_counter()
+    assert d.call("status")["state"] == "idle"
+    return time.perf_counter() - started
+
+
+def check_answers(garbage: list[socket.socket], valid: list[socket.socket]) -> None:
+    for i, s in enumerate(garbage):
+        assert read_reply(s)["error"]["code"] == GARBAGE[i % len(GARBAGE)][1]
+    for i, s in enumerate(valid):
+        reply = read_reply(s)
+        assert reply["id"] == i and reply["result"]["state"] == "idle"
+        send_status(s, 1000 + i)                                   # the same connection serves again
+    for i, s in enumerate(valid):
+        assert read_reply(s)["id"] == 1000 + i
+
+
+def test_two_hundred_connections_at_once(tmp_path: Path) -> None:
+    """100 silent or half-sent, 50 garbage and 50 valid clients at once: a normal client is still
+    answered quickly, and once they all hang up the daemon holds no extra descriptor or thread."""
+    with DaemonProcess(tmp_path) as d:
+        d.start()
+        daemon = psutil.Process(d.proc.pid)
+        for _ in range(5):
+            d.call("status")                     # warm up: the pool's first thread, lazy imports
+        fds, threads = daemon.num_fds(), daemon.num_threads()
+        idle, garbage, valid = connect_all(d.socket, 100), connect_all(d.socket, 50), connect_all(d.socket, 50)
+        held = 200 - sum(not GARBAGE[i % len(GARBAGE)][0].endswith(b"\n") for i in range(50))  # oversized: closed
+        try:
+            for s in idle[50:]:
+                s.sendall(HALF_REQUEST)                                # never finished
+            for i, s in enumerate(garbage):
+                send_garbage(s, GARBAGE[i % len(GARBAGE)][0])
+            for i, s in enumerate(valid):
+                send_status(s, i)
+            slowest = max(timed_status(d) for _ in range(20))          # while all 200 are connected
+            check_answers(garbage, valid)
+            # All accepted, none waiting in the backlog (- 1: the warm-up's last connection may still
+            # have been open in the baseline).
+            wait_for(lambda: daemon.num_fds() >= fds + held - 1, 10, f"the daemon to hold {held} connections")
+            for s in idle:                                             # neither answered nor dropped
+                s.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    s.recv(1)
+        finally:
+            for s in idle + garbage + valid:
+                s.close()
+        wait_for(lambda: daemon.num_fds() <= fds + 2, 10, f"the daemon's descriptors back near {fds}")
+        assert daemon.num_threads() <= threads + 3, "threads beyond the pool's 4 workers"  # none per client
+        assert timed_status(d) < 1.0
+        assert d.stop() == 0
+    print(f"\n200 connections: slowest status call meanwhile {slowest * 1000:.0f} ms")
+    assert slowest < 2.0
+
+
+def test_clients_cannot_use_up_the_descriptors(tmp_path: Path) -> None:
+    """More clients than half the descriptor limit: the longest-idle are closed, so a new client is
+    still answered and the daemon keeps descriptors for its own work (no spinning on EMFILE)."""
+    with DaemonProcess(tmp_path) as d:
+        d.start()
+        daemon = psutil.Process(d.proc.pid)
+        fds = daemon.num_fds()
+        limit = fds + 60
+        daemon.rlimit(psutil.RLIMIT_NOFILE, (limit, daemon.rlimit(psutil.RLIMIT_NOFILE)[1]))
+        clients = connect_all(d.socket, 100)                         # more than the daemon can hold
+        try:
+            assert timed_status(d) < 2.0
+            assert clients[0].recv(1) == b""                          # the longest-idle: closed
+            clients[-1].setblocking(False)
+            with pytest.raises(BlockingIOError):
+                clients[-1].recv(1)                                   # the newest: still served
+            assert daemon.num_fds() <= fds + limit // 2 + 2
+        finally:
+            for s in clients:
+                s.close()
+        assert d.call("status")["state"] == "idle"
+        assert d.logs().count("status socket: too many clients") == 1   # one line, not one per client
+        assert d.stop() == 0

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
+import resource
 import selectors
 import socket
 import stat
@@ -75,6 +77,8 @@ class RpcServer:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="status-socket", daemon=True)
+        self._resume_accept: float | None = None   # when accepting is paused (out of descriptors)
+        self._last_full_warning = -math.inf
 
     def start(self) -> None:
         prepare_socket_dir(self.path)
@@ -117,7 +121,8 @@ class RpcServer:
     # -- the selector thread --------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.is_set():
-            for key, _ in self._selector.select(timeout=1.0):
+            self._maybe_resume_accept()
+            for key, _ in self._selector.select(timeout=self._select_timeout()):
                 if key.data == "listen":
                     self._accept()
                 elif key.data == "wake":
@@ -140,8 +145,8 @@ class RpcServer:
             sock, _ = self._listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        except OSError as e:  # EMFILE: keep serving those already connected
-            log.warning("status socket cannot accept a client: %s", e.strerror)
+        except OSError as e:  # EMFILE/ENFILE: the listener stays readable, so never just retry
+            self._make_room(f"cannot accept a client ({e.strerror})", pause=True)
             return
         if peer_uid(sock) != os.getuid():
             with contextlib.suppress(OSError):
@@ -151,6 +156,37 @@ class RpcServer:
             return
         sock.setblocking(False)
         self._selector.register(sock, selectors.EVENT_READ, _Client(sock))
+        if len(self._idle_clients()) > max_clients():  # leave descriptors for imports and the index
+            self._make_room("too many clients", pause=False)
+
+    def _idle_clients(self) -> list[_Client]:
+        """Connected clients waiting for a request (those being answered are not in the selector)."""
+        return [k.data for k in self._selector.get_map().values() if isinstance(k.data, _Client)]
+
+    def _make_room(self, why: str, pause: bool) -> None:
+        """Close the longest-idle client: a new client beats a forgotten one. With none to close,
+        stop accepting for a second rather than spin on a listener that stays readable."""
+        idle = self._idle_clients()
+        if idle:
+            self._close(min(idle, key=lambda c: c.last_active))
+        elif pause:
+            self._selector.unregister(self._listener)
+            self._resume_accept = time.monotonic() + 1.0
+        now = time.monotonic()
+        if now - self._last_full_warning > 10:   # one line per 10 s, however many clients
+            self._last_full_warning = now
+            log.warning("status socket: %s; %s", why,
+                        "closed the longest-idle client" if idle else "paused accepting for 1 s")
+
+    def _maybe_resume_accept(self) -> None:
+        if self._resume_accept is not None and time.monotonic() >= self._resume_accept:
+            self._resume_accept = None
+            self._selector.register(self._listener, selectors.EVENT_READ, "listen")
+
+    def _select_timeout(self) -> float:
+        if self._resume_accept is None:
+            return 1.0
+        return max(0.0, min(1.0, self._resume_accept - time.monotonic()))
 
     def _read(self, client: _Client) -> None:
         try:
@@ -244,6 +280,11 @@ class RpcServer:
             return _error(request_id, INTERNAL, f"internal error: {type(e).__name__}: {e}")
         # ASCII-escaped: file names that are not valid UTF-8 still make valid JSON.
         return (json.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}, default=str) + "\n").encode()
+
+
+def max_clients() -> int:
+    """Half the descriptor limit (read each time: it can be changed from outside with prlimit)."""
+    return max(8, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2)
 
 
 def _error(request_id: Any, code: int, message: str) -> bytes:
