@@ -188,8 +188,12 @@ def test_offline_mode_makes_no_call(shelf: Shelf, hub: FakeHub, tmp_path: Path,
     settings = settings_from_env(endpoint=hub.endpoint)
     client = HubClient(settings, HubCache(tmp_path / "c.db", 3600, 60))
     model_id = imported(shelf, write_safetensors(tmp_path / "m.safetensors", "clip_l"))
-    assert LookupWorker(client, shelf.library, shelf.index).lookup(model_id) is LookupOutcome.FAILED
+    meta = shelf.library.root / shelf.index.get(model_id).path / "metadata.json"
+    before = meta.read_bytes()
+    assert LookupWorker(client, shelf.library, shelf.index).lookup(model_id) is LookupOutcome.SKIPPED
     assert hub.api_calls() == 0 and client.state()["state"] == "offline"
+    assert meta.read_bytes() == before              # offline by choice: not a failed attempt, still pending
+    assert shelf.index.pending_ids() == [model_id]
 
 
 def test_environment_sets_endpoint_and_token(monkeypatch: pytest.MonkeyPatch) -> None:

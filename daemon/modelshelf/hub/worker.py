@@ -107,6 +107,8 @@ class LookupWorker:
 
     def lookup(self, model_id: str) -> LookupOutcome:
         """Look one model up now and record the result (also used by the CLI without a daemon)."""
+        if self.client.settings.offline:   # chosen, not a failure: no attempt counted, metadata untouched
+            return LookupOutcome.SKIPPED
         row = self.index.get(model_id)
         meta = self._read(model_id)
         if row is None or meta is None:
