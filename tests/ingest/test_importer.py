@@ -48,6 +48,21 @@ def test_move_on_one_filesystem_links_then_removes_the_source(shelf: Shelf, tmp_
     assert digests(stored)[0] == b3 and stored.stat().st_nlink == 1
 
 
+def test_a_download_renamed_over_the_source_mid_import_is_not_deleted(shelf: Shelf, tmp_path: Path) -> None:
+    src = write_big_safetensors(tmp_path / "big.safetensors", 3)
+    b3, _ = digests(src)
+    newer = write_big_safetensors(tmp_path / "newer.safetensors", 3, seed=1)
+    newer_digests = digests(newer)
+
+    def replace_once(progress) -> None:      # the user saves a new download under the same name
+        if newer.exists():
+            os.rename(newer, src)
+    result = run(shelf, src, ImportMode.MOVE, on_progress=replace_once)
+    assert (result.method, result.source_removed) == ("link", False)
+    assert digests(src) == newer_digests      # the new file is still in the inbox, untouched
+    assert digests(shelf.library.root / result.path / "big.safetensors")[0] == b3
+
+
 def test_duplicate_is_not_stored_twice(shelf: Shelf, tmp_path: Path) -> None:
     src = write_safetensors(tmp_path / "a.safetensors", "vae_flux")
     first = run(shelf, src)

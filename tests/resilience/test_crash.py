@@ -11,7 +11,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -74,15 +73,15 @@ def drop(rng: random.Random, d: DaemonProcess, inboxes: list[Path], n: int, work
 def run_round(d: DaemonProcess, phase: str, rng: random.Random) -> str:
     """Start the daemon with this round's kill point; return how it ended."""
     syscall, most, path_filter = PHASES[phase]
-    cmd = [sys.executable, "-m", "modelshelf", "--config", str(d.config), "daemon"]
+    strace: list[str] = []
     if syscall:
         strace = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={syscall}",
                   "-e", f"inject={syscall}:signal=SIGKILL:when={rng.randint(1, most)}"]
         if path_filter:
             strace += ["-P", str(d.root / "state" / path_filter)]
-        cmd = strace + cmd
     with open(d.log, "ab") as log:
-        proc = subprocess.Popen(cmd, env=d.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(d.command(strace), env=d.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         proc.wait(timeout=rng.uniform(0.4, 3.0) if not syscall else 8)
         ending = "killed" if proc.returncode in (-9, 137) else f"exited {proc.returncode}"

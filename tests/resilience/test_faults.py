@@ -15,7 +15,8 @@ from ..helpers import EMPTY_LIBRARY, digests, files_under
 from ..models import write_big_safetensors
 
 # Write faults are not injected by count here: SQLite's own pwrite64 calls share the counters
-# (ENOSPC mid-copy is shown on a real tmpfs in tests/ingest/test_filesystems.py).
+# (ENOSPC mid-copy is shown on a real tmpfs in tests/ingest/test_filesystems.py, EIO writing the
+# copy against the daemon in test_daemon_faults.py).
 FAULTS = [  # (name, strace arguments, text the error line must carry)
     ("EIO on read", ["-P", "{src}", "-e", "trace=preadv2", "-e", "inject=preadv2:error=EIO:when=2"],
      "Input/output error"),

@@ -50,8 +50,10 @@ class NotifyListener:
 
 
 class DaemonProcess:
-    def __init__(self, root: Path, extra_config: str = "", env: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, extra_config: str = "", env: dict[str, str] | None = None,
+                 prefix: list[str] | None = None) -> None:
         self.root = root
+        self.prefix = prefix or []          # e.g. strace: the daemon runs under it
         self.inbox = root / "inbox"
         self.library = root / "library"
         self.short = Path(tempfile.mkdtemp(prefix="ms-", dir="/tmp"))  # unix socket paths are short
@@ -66,15 +68,21 @@ class DaemonProcess:
         self.env = {**os.environ, "NOTIFY_SOCKET": str(self.notify.path), "HOME": str(root),
                     "PYTHONPATH": str(Path(__file__).parents[2] / "daemon"), **(env or {})}
         self.proc: subprocess.Popen | None = None
+        self.pid: int | None = None         # the daemon's own (READY's MAINPID), not the prefix's
+
+    def command(self, prefix: list[str] | None = None) -> list[str]:
+        return [*(self.prefix if prefix is None else prefix), sys.executable, "-m", "modelshelf", "--config",
+                str(self.config), "daemon"]
 
     def start(self, wait: bool = True) -> DaemonProcess:
         self.notify.drain()
         self.notify.messages.clear()        # a READY from an earlier daemon must not count
         with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", "modelshelf", "--config", str(self.config),
-                                          "daemon"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
         if wait:
-            self.notify.wait_for_field("READY", "1")
+            ready = self.notify.wait_for_field("READY", "1", timeout=60 if self.prefix else 20)
+            self.pid = int(ready.get("MAINPID", self.pid))
         return self
 
     def call(self, method: str, params: dict | None = None):
@@ -95,7 +103,8 @@ class DaemonProcess:
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            # The daemon itself: a prefix such as strace would only forward the signal and detach.
+            os.kill(self.pid or self.proc.pid, sig)
         code = self.proc.wait(timeout=60)
         self.proc = None
         return code

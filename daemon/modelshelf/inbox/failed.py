@@ -13,10 +13,16 @@ from .ignore import FAILED_FOLDER
 
 
 def remedy_for(error: ModelshelfError | str) -> str:
-    if isinstance(error, TruncatedModelError) or (isinstance(error, str) and "truncated" in error):
+    text = str(error)
+    if isinstance(error, TruncatedModelError) or "truncated" in text:
         return "The download is incomplete. Download the file again and drop the complete file in the inbox."
-    if isinstance(error, NoSpaceError):
-        return "Free space on the library's drive (or move the library), then move the file back."
+    if isinstance(error, NoSpaceError) or "No space left on device" in text:
+        return ("The library's drive is full (no free space, or no free inodes: see `df -h` and `df -i`). "
+                "Free some (or move the library), then move the file back.")
+    if "Read-only file system" in text:
+        return ("The library's drive is mounted read-only (an NTFS drive that was not cleanly unmounted is "
+                "mounted so: check it, e.g. with ntfsfix, and mount it again). Once it is writable, move "
+                "the file back.")
     if isinstance(error, NotAModelError):
         return ("modelshelf imports .safetensors, .gguf, .ckpt, .pt, .pth and .bin files and diffusers "
                 "folders. If this is not a model, delete it; if it is, check that it is not damaged.")

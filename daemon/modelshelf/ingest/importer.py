@@ -172,7 +172,8 @@ class Importer:
                     raise
             else:
                 digest = hash_file(dest, self.settings, lambda n: progress("hashing", n), self._cancel)
-                return Transferred(digest, method)
+                linked = os.stat(dest)           # the source's own inode, while it is a hardlink
+                return Transferred(digest, method, (linked.st_dev, linked.st_ino))
         tmp = dest.with_name(dest.name + ".tmp")
         moved = copy_file(f.source, tmp, self.settings, lambda n: progress("copying", n), self._cancel)
         os.rename(tmp, dest)
@@ -302,7 +303,11 @@ class Importer:
             os.rename(plan.source, done)
             fsync_dir(plan.source.parent)
             shutil.rmtree(done, ignore_errors=True)
-        elif arrived[plan.files[0].name].method is not TransferMethod.RENAME:
+        elif (moved := arrived[plan.files[0].name]).method is not TransferMethod.RENAME:
+            if not moved.still_named(plan.source):  # a new download renamed over it: not ours to delete
+                log.warning("%s was replaced after it was read; the new file stays in the inbox",
+                            readable_path(plan.source))
+                return False
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(plan.source)
             fsync_dir(plan.source.parent)

@@ -61,17 +61,26 @@ class FileWriterSink:
     stalls on a writeback storm and the user's working set is left alone (measured in TESTLAB).
     """
 
-    def __init__(self, fd: int, *, direct: bool, window: int = 2) -> None:
+    def __init__(self, fd: int, *, direct: bool, window: int = 2, path: os.PathLike | None = None) -> None:
         self.fd = fd
         self.direct = direct
+        self.path = path      # named in write errors: which drive failed, the source's or this one
         self._window = window
         self._behind: list[tuple[int, int]] = []
 
     def consume(self, data: memoryview, offset: int) -> None:
-        if self.direct:
-            self._write_direct(data, offset)
-        else:
-            self._write_buffered(data, offset)
+        try:
+            if self.direct:
+                self._write_direct(data, offset)
+            else:
+                self._write_buffered(data, offset)
+        except OSError as e:
+            self._name_in(e)
+            raise
+
+    def _name_in(self, error: OSError) -> None:
+        if error.filename is None and self.path is not None:
+            error.filename = os.fspath(self.path)
 
     def _write_direct(self, data: memoryview, offset: int) -> None:
         body = len(data) - len(data) % ALIGNMENT
@@ -106,7 +115,11 @@ class FileWriterSink:
         drop_cache(self.fd, offset, length)
 
     def finish(self) -> None:
-        os.fsync(self.fd)
+        try:
+            os.fsync(self.fd)
+        except OSError as e:
+            self._name_in(e)
+            raise
         for offset, length in self._behind:
             drop_cache(self.fd, offset, length)
         self._behind.clear()

@@ -41,6 +41,19 @@ class StreamSettings:
 class Transferred:
     digest: FileDigest
     method: TransferMethod
+    source: tuple[int, int] = (0, 0)   # (st_dev, st_ino) of the file that was read
+
+    def still_named(self, path: Path) -> bool:
+        """Whether path still leads to the file that was imported (not deleted or renamed over)."""
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino) == self.source
+
+
+def _file_key(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
 
 
 def _stat_signature(st: os.stat_result) -> tuple[int, int, int]:
@@ -81,14 +94,27 @@ def copy_file(source: Path, dest: Path, settings: StreamSettings,
             digest = hash_file(dest, settings, on_progress, cancel)
             if digest.size != before.st_size:
                 raise SourceChangedError(errno.EIO, f"{source} changed while it was cloned")
-            return Transferred(digest, TransferMethod.CLONE)
+            _check_still_named(source, _file_key(before))
+            return Transferred(digest, TransferMethod.CLONE, _file_key(before))
         check_free_space(source, dest.parent, before.st_size, settings.reserve_bytes)
         digest = _stream_copy(src_fd, direct_read, before.st_size, dest, settings, on_progress, cancel)
         if _stat_signature(os.fstat(src_fd)) != _stat_signature(before):
             raise SourceChangedError(errno.EIO, f"{source} was modified while it was copied")
-        return Transferred(digest, TransferMethod.COPY)
+        _check_still_named(source, _file_key(before))
+        return Transferred(digest, TransferMethod.COPY, _file_key(before))
     finally:
         os.close(src_fd)
+
+
+def _check_still_named(source: Path, opened: tuple[int, int]) -> None:
+    """The open descriptor reads the old file to the end even after its name is deleted or renamed
+    over: the copy must not be imported in its place (and a move would then delete the new file)."""
+    try:
+        now = os.stat(source)
+    except FileNotFoundError:
+        raise SourceChangedError(errno.ENOENT, f"{source} was deleted while it was copied") from None
+    if _file_key(now) != opened:
+        raise SourceChangedError(errno.EIO, f"{source} was replaced by another file while it was copied")
 
 
 def _try_clone(src_fd: int, dest: Path) -> bool:
@@ -117,7 +143,7 @@ def _stream_copy(src_fd: int, direct_read: bool, size: int, dest: Path, settings
         dst_fd = os.open(dest, flags, 0o644)
     try:
         b3, sha = hash_sinks()
-        writer = FileWriterSink(dst_fd, direct=direct_write)
+        writer = FileWriterSink(dst_fd, direct=direct_write, path=dest)
         stream_file(src_fd, [b3, sha, writer], expected_size=size, buffer_size=settings.buffer_size,
                     buffers=settings.buffers, direct=direct_read, on_progress=on_progress,
                     cancel=cancel)
