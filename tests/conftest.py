@@ -8,9 +8,28 @@ import pytest
 from modelshelf.config import Config, ImportConfig, PathsConfig
 from modelshelf.shelf import Shelf
 
+from . import tally
 from .mounts import isolate_mounts
 
 isolate_mounts()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A passing test marked `fault` or `bad_input(n)` adds what it tried to the run's tally."""
+    report = (yield).get_result()
+    if report.when == "call" and report.passed:
+        for marker, what in (("fault", tally.FAULTS), ("bad_input", tally.BAD_INPUTS)):
+            for mark in item.iter_markers(marker):
+                tally.count(what, mark.args[0] if mark.args else 1)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    lines = tally.summary()
+    if lines:
+        terminalreporter.section("what the resilience suites proved")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

@@ -64,6 +64,7 @@ def test_diffusers_folder(tmp_path: Path) -> None:
 
 # -- rejected inputs, each with its message ----------------------------------------------------
 
+@pytest.mark.bad_input
 def test_truncated_safetensors(tmp_path: Path) -> None:
     path = write_safetensors(tmp_path / "cut.safetensors", "clip_l")
     size = path.stat().st_size
@@ -73,6 +74,7 @@ def test_truncated_safetensors(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_safetensors_with_trailing_bytes(tmp_path: Path) -> None:
     path = write_safetensors(tmp_path / "extra.safetensors", "clip_l")
     with open(path, "ab") as f:
@@ -81,6 +83,7 @@ def test_safetensors_with_trailing_bytes(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_absurd_safetensors_header_length(tmp_path: Path) -> None:
     path = tmp_path / "absurd.safetensors"
     path.write_bytes(struct.pack("<Q", 1 << 60) + b"{}" * 10)
@@ -88,6 +91,7 @@ def test_absurd_safetensors_header_length(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_safetensors_header_not_json(tmp_path: Path) -> None:
     path = tmp_path / "bad.safetensors"
     path.write_bytes(struct.pack("<Q", 5) + b"nope!")
@@ -95,6 +99,7 @@ def test_safetensors_header_not_json(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_safetensors_bad_offsets(tmp_path: Path) -> None:
     header = json.dumps({"a": {"dtype": "F16", "shape": [1], "data_offsets": [4, 2]}}).encode()
     path = tmp_path / "offsets.safetensors"
@@ -103,6 +108,7 @@ def test_safetensors_bad_offsets(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_bad_gguf_magic(tmp_path: Path) -> None:
     path = tmp_path / "fake.gguf"
     path.write_bytes(b"GGML" + b"\0" * 100)
@@ -110,6 +116,7 @@ def test_bad_gguf_magic(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_truncated_gguf(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "cut.gguf", "llama")
     size = path.stat().st_size
@@ -119,6 +126,7 @@ def test_truncated_gguf(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_zero_byte_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.safetensors"
     path.touch()
@@ -126,6 +134,7 @@ def test_zero_byte_file(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_non_model_file(tmp_path: Path) -> None:
     path = tmp_path / "readme.txt"
     path.write_text("hello")
@@ -133,6 +142,7 @@ def test_non_model_file(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_bin_that_is_not_pytorch(tmp_path: Path) -> None:
     path = tmp_path / "random.bin"
     path.write_bytes(b"\x00\x01\x02\x03" * 10)
@@ -140,6 +150,7 @@ def test_bin_that_is_not_pytorch(tmp_path: Path) -> None:
         probe_file(path)
 
 
+@pytest.mark.bad_input
 def test_truncated_torch_zip(tmp_path: Path) -> None:
     path = write_torch_zip(tmp_path / "cut.ckpt", ["a.weight"])
     data = path.read_bytes()

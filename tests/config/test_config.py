@@ -46,6 +46,7 @@ def test_values_are_converted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert (cfg.imports.mode, cfg.imports.buffers, cfg.imports.direct_io) == (ImportMode.MOVE, 8, False)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("text,message", [
     ("[import]\nbufer_mib = 4\n", "import.bufer_mib: unknown key; did you mean import.buffer_mib?"),
     ("[imports]\n", "imports: unknown key; did you mean import?"),
@@ -66,11 +67,13 @@ def test_bad_values_give_one_line_naming_file_key_and_fix(tmp_path: Path, text: 
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.bad_input
 def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist; create it from config.example.toml"):
         load_config(tmp_path / "nope.toml")
 
 
+@pytest.mark.bad_input
 def test_an_inbox_inside_the_library_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, '[paths]\nlibrary = "/srv/lib"\ninboxes = ["/srv/lib/inbox"]\n')
     with pytest.raises(ConfigError, match=r"\[paths\] inboxes: /srv/lib/inbox overlaps the library /srv/lib"):

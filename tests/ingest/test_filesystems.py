@@ -65,6 +65,7 @@ def test_copy_on_ext4_streams(tmp_path: Path) -> None:
             assert digests(shelf.library.root / result.path / "big.safetensors") == digests(src)
 
 
+@pytest.mark.fault
 def test_disk_filling_up_mid_copy_leaves_source_and_no_tmp(tmp_path: Path) -> None:
     src = write_big_safetensors(tmp_path / "big.safetensors", 40)
     before = digests(src)

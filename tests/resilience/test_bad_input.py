@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from ..models import write_safetensors
 from ..service.daemon_proc import DaemonProcess
 
 
+@pytest.mark.bad_input(4)
 def test_awkward_names_and_a_symlink(tmp_path: Path) -> None:
     with DaemonProcess(tmp_path) as d:
         d.inbox.mkdir(parents=True)

@@ -18,6 +18,7 @@ import pytest
 from modelshelf.index import ModelIndex, rebuild_index
 from modelshelf.library import open_library
 
+from .. import tally
 from ..helpers import wait_for
 from ..links.conftest import MODERN, comfy
 from ..models import write_big_safetensors, write_diffusers, write_gguf, write_safetensors
@@ -151,7 +152,9 @@ def test_sigkill_anywhere_loses_nothing(tmp_path: Path) -> None:
         finally:
             if mounted is not None:
                 mounted.__exit__(None, None, None)
-    print(f"\ncrash suite (seed {SEED}): {sum(endings.values())} rounds, {endings['killed']} kills "
-          f"({', '.join(f'{p} {c}' for p, c in sorted(phases.items()))}); {len(dropped)} drops, "
-          f"{models} models, {len(failed)} in failed/, 0 lost")
     assert endings["killed"] >= KILLS * 0.8 and failed == []
+    tally.report(f"crash suite (seed {SEED}): {sum(endings.values())} rounds, {endings['killed']} kills "
+                 f"({', '.join(f'{p} {c}' for p, c in sorted(phases.items()))}); {len(dropped)} drops, "
+                 f"{models} models, {len(failed)} in failed/, 0 lost")
+    tally.count(tally.KILLS, endings["killed"])
+    tally.count(tally.LOST, 0)

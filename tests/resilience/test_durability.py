@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .. import tally
 from ..models import write_big_safetensors
 from ..mounts import tmpfs
 
@@ -59,5 +60,5 @@ def test_copy_then_delete_is_fsync_rename_fsync_dir_then_unlink(tmp_path: Path) 
     order = [tmp, fsync_file, rename_file, file_dir, meta_fsync, meta_rename, meta_dir, place, place_dir, verify,
              unlink]
     assert order == sorted(order)
-    print(f"\ndurability order: open .tmp → fsync → rename → fsync dir → metadata fsync → rename → fsync dir → "
+    tally.report(f"durability order: open .tmp → fsync → rename → fsync dir → metadata fsync → rename → fsync dir → "
           f"place → fsync parent → read back → unlink source (events {order})")

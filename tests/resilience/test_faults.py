@@ -33,6 +33,7 @@ def cli(*args: str, prefix: list[str] | None = None) -> subprocess.CompletedProc
                           text=True, timeout=120)
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("name,strace_args,message", FAULTS, ids=[f[0] for f in FAULTS])
 def test_injected_fault(tmp_path: Path, isolated_home: Path, name: str, strace_args: list[str], message: str) -> None:
     if not shutil.which("strace"):

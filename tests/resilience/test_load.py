@@ -10,6 +10,7 @@ import psutil
 
 from modelshelf.service.rpc import call
 
+from .. import tally
 from ..helpers import wait_for
 from ..models import write_safetensors
 from ..service.daemon_proc import DaemonProcess
@@ -44,6 +45,7 @@ def test_a_thousand_files_at_once(tmp_path: Path) -> None:
         assert 10 < status["rss_mb"] < 200                  # the daemon reports its own memory
         assert [p for p in d.inbox.iterdir()] == []
         assert d.stop() == 0
-    print(f"\nload: {FILES} files imported once each; peak RSS {peak_rss / 1e6:.0f} MB; "
-          f"{polls} status calls during the run, slowest {slowest * 1000:.0f} ms")
     assert peak_rss < 200e6 and slowest < 5.0
+    tally.report(f"load: {FILES} files imported once each; peak RSS {peak_rss / 1e6:.0f} MB; "
+                 f"{polls} status calls during the run, slowest {slowest * 1000:.0f} ms")
+    tally.count(tally.LOST, 0)

@@ -87,6 +87,7 @@ def test_diffusers_folder_copied_file_by_file(daemon: DaemonProcess, tmp_path: P
     assert not dest.exists()
 
 
+@pytest.mark.bad_input
 def test_truncated_download_is_reported_not_imported(daemon: DaemonProcess, tmp_path: Path) -> None:
     cut = write_big_safetensors(tmp_path / "cut.safetensors", 2)
     os.truncate(cut, cut.stat().st_size - 1000)
@@ -99,6 +100,7 @@ def test_truncated_download_is_reported_not_imported(daemon: DaemonProcess, tmp_
     assert library_models(daemon) == []
 
 
+@pytest.mark.bad_input
 def test_a_file_that_is_not_a_model_goes_to_failed_with_a_reason(daemon: DaemonProcess) -> None:
     (daemon.inbox / "notes.txt").write_text("my prompts")
     jobs = daemon.wait_jobs(1)

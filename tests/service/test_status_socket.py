@@ -61,6 +61,7 @@ def test_empty_line_is_status_and_methods_answer(server: RpcServer) -> None:
     assert call(server.path, "echo", {"a": "ü"}) == {"a": "ü"}
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("payload,code,text", [
     (b"garbage\n", -32700, "not valid JSON"),
     (b"[1, 2]\n", -32600, "not a JSON-RPC 2.0 request"),
@@ -75,11 +76,13 @@ def test_malformed_requests_get_jsonrpc_errors(server: RpcServer, payload: bytes
     assert raw(server.path, b"\n")["result"] == {"state": "idle"}   # and the server goes on
 
 
+@pytest.mark.bad_input
 def test_oversized_request_is_refused(server: RpcServer) -> None:
     reply = raw(server.path, b"x" * (1 << 20))                        # 1 MB, no newline
     assert reply["error"]["code"] == -32600 and "larger than 65536 bytes" in reply["error"]["message"]
 
 
+@pytest.mark.bad_input(20)
 def test_half_open_clients_do_not_block_others_and_time_out(server: RpcServer) -> None:
     stuck = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(20)]
     for s in stuck:
@@ -92,6 +95,7 @@ def test_half_open_clients_do_not_block_others_and_time_out(server: RpcServer) -
         s.close()
 
 
+@pytest.mark.bad_input
 def test_other_users_are_refused(server: RpcServer) -> None:
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root and setpriv to connect as another user")
@@ -189,6 +193,7 @@ def check_answers(garbage: list[socket.socket], valid: list[socket.socket]) -> N
         assert read_reply(s)["id"] == 1000 + i
 
 
+@pytest.mark.bad_input(150)
 def test_two_hundred_connections_at_once(tmp_path: Path) -> None:
     """100 silent or half-sent, 50 garbage and 50 valid clients at once: a normal client is still
     answered quickly, and once they all hang up the daemon holds no extra descriptor or thread."""
@@ -227,6 +232,7 @@ def test_two_hundred_connections_at_once(tmp_path: Path) -> None:
     assert slowest < 2.0
 
 
+@pytest.mark.fault
 def test_clients_cannot_use_up_the_descriptors(tmp_path: Path) -> None:
     """More clients than half the descriptor limit: the longest-idle are closed, so a new client is
     still answered and the daemon keeps descriptors for its own work (no spinning on EMFILE)."""
