@@ -1,7 +1,7 @@
 """Faults against the real daemon: a full inode table, a read-only library, a source deleted, grown,
 truncated or replaced mid-copy, EIO writing the copy. Each must give one clear line naming the file
-and the reason (log, status socket, CLI), keep the source byte for byte (in failed/, with a note),
-leave nothing partial in the library or the index, and leave the daemon serving: the next good
+and the reason (log, status socket, CLI), keep the source byte for byte (in the inbox when the
+library's drive is at fault, to be retried; else in failed/ with a note), leave nothing partial in the library or the index, and leave the daemon serving: the next good
 file imports."""
 
 from __future__ import annotations
@@ -86,25 +86,25 @@ def assert_serving(d: DaemonProcess, name: str = "next.safetensors") -> None:
     assert d.call("status")["state"] in ("idle", "importing") and d.proc.poll() is None
 
 
-def fails_then_retry_imports(d: DaemonProcess, src: Path, before: tuple[str, str], reason: str, advice: str,
-                             repair: Callable[[], None]) -> None:
-    """The drop fails clearly with advice fitting the cause; once repaired, moving it back imports it."""
+def waits_then_imports(d: DaemonProcess, src: Path, before: tuple[str, str], reason: str,
+                       repair: Callable[[], None]) -> None:
+    """The library's drive cannot take the file: a clear error, the file stays in the inbox (not the
+    file's fault, so not failed/), and once the drive is repaired a rescan imports it unasked."""
     d.wait_jobs(1, 60)
-    assert_reported(d, src.name, reason)
-    assert_failed_kept(d, src.name, before, reason)
-    assert advice in Path(f"{d.inbox / 'failed' / src.name}.error.txt").read_text()
+    error = assert_reported(d, src.name, reason)
+    assert "stays in the inbox and is retried at the next rescan" in error
+    assert digests(src) == before and not (d.inbox / "failed").exists()
     assert_nothing_partial(d)
     repair()
-    os.rename(d.inbox / "failed" / src.name, src)
-    d.wait_jobs(2, 60)
-    assert job_for(d, src.name)["state"] == "imported"
+    wait_for(lambda: job_for(d, src.name)["state"] == "imported", 60, "the retry at a rescan")
     assert digests(d.library / job_for(d, src.name)["path"] / src.name) == before
+    assert not src.exists()
     assert_serving(d)
 
 
 # -- 1. ENOSPC: no free inode on the library's filesystem ------------------------------------------
 @pytest.mark.fault
-def test_full_inode_table_is_reported_and_the_retry_imports(tmp_path: Path) -> None:
+def test_full_inode_table_keeps_the_file_in_the_inbox_until_a_retry_imports_it(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "library", "64m") as lib, DaemonProcess(tmp_path, extra_config=NO_RESERVE) as d:
         d.start()
         st = os.statvfs(lib)
@@ -113,13 +113,13 @@ def test_full_inode_table_is_reported_and_the_retry_imports(tmp_path: Path) -> N
         # origin.json: the import gets as far as the copy, whose own file cannot be created.
         mount("-o", f"remount,nr_inodes={used + 4}", str(lib))
         src, before = drop(d, "inodes.safetensors", write_big_safetensors, 4)
-        fails_then_retry_imports(d, src, before, "No space left on device", "df -i",
-                                 lambda: mount("-o", "remount,nr_inodes=1024", str(lib)))
+        waits_then_imports(d, src, before, "No space left on device",
+                           lambda: mount("-o", "remount,nr_inodes=1024", str(lib)))
 
 
 # -- 2. The library becomes read-only --------------------------------------------------------------
 @pytest.mark.fault
-def test_read_only_library_is_reported_and_the_retry_imports(tmp_path: Path) -> None:
+def test_read_only_library_keeps_the_file_in_the_inbox_until_a_retry_imports_it(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "library", "64m") as lib, DaemonProcess(tmp_path, extra_config=NO_RESERVE) as d:
         d.start()
         # `mount -o remount,ro` of the library itself is refused (busy) while the daemon runs: it
@@ -129,8 +129,8 @@ def test_read_only_library_is_reported_and_the_retry_imports(tmp_path: Path) -> 
         with bind_mount(lib, lib):
             mount("-o", "remount,bind,ro", str(lib))
             src, before = drop(d, "readonly.safetensors", write_safetensors, "lora_sdxl")
-            fails_then_retry_imports(d, src, before, "Read-only file system", "mounted read-only",
-                                     lambda: mount("-o", "remount,bind,rw", str(lib)))
+            waits_then_imports(d, src, before, "Read-only file system",
+                               lambda: mount("-o", "remount,bind,rw", str(lib)))
         assert d.stop() == 0
         # Stopped, the library can be remounted read-only; a daemon started on it refuses in one line.
         mount("-o", "remount,ro", str(lib))

@@ -3,26 +3,34 @@ what to do. Moving it back into the inbox retries it."""
 
 from __future__ import annotations
 
+import errno
 import os
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import ModelshelfError, NoSpaceError, NotAModelError, TruncatedModelError
+from ..errors import LibraryOfflineError, ModelshelfError, NoSpaceError, NotAModelError, TruncatedModelError
 from ..fs.durable import atomic_write_bytes, fsync_dir
 from .ignore import FAILED_FOLDER
 
+_LIBRARY_CANNOT_TAKE_IT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
+def waits_for_library(error: ModelshelfError, library: Path) -> bool:
+    """A full, read-only or unmounted library drive is not the file's fault: the file stays in the
+    inbox and the next rescan retries it, instead of going to failed/ for the user to move back."""
+    if isinstance(error, (NoSpaceError, LibraryOfflineError)):
+        return True
+    cause = getattr(error, "cause", None)
+    if not isinstance(cause, OSError) or cause.errno not in _LIBRARY_CANNOT_TAKE_IT or cause.filename is None:
+        return False
+    return Path(os.fsdecode(cause.filename)).is_relative_to(library)
+
 
 def remedy_for(error: ModelshelfError | str) -> str:
-    text = str(error)
-    if isinstance(error, TruncatedModelError) or "truncated" in text:
+    if isinstance(error, TruncatedModelError) or (isinstance(error, str) and "truncated" in error):
         return "The download is incomplete. Download the file again and drop the complete file in the inbox."
-    if isinstance(error, NoSpaceError) or "No space left on device" in text:
-        return ("The library's drive is full (no free space, or no free inodes: see `df -h` and `df -i`). "
-                "Free some (or move the library), then move the file back.")
-    if "Read-only file system" in text:
-        return ("The library's drive is mounted read-only (an NTFS drive that was not cleanly unmounted is "
-                "mounted so: check it, e.g. with ntfsfix, and mount it again). Once it is writable, move "
-                "the file back.")
+    if isinstance(error, NoSpaceError):
+        return "Free space on the library's drive (or move the library), then move the file back."
     if isinstance(error, NotAModelError):
         return ("modelshelf imports .safetensors, .gguf, .ckpt, .pt, .pth and .bin files and diffusers "
                 "folders. If this is not a model, delete it; if it is, check that it is not damaged.")

@@ -24,7 +24,7 @@ from ..errors import ModelshelfError
 from ..hub import LookupWorker
 from ..hub.setup import build_hub_client
 from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
-from ..inbox.failed import move_to_failed
+from ..inbox.failed import move_to_failed, waits_for_library
 from ..ingest import ImportJob, clean_done_folders, find_importables
 from ..shelf import Shelf
 from .methods import build_methods
@@ -128,6 +128,12 @@ class Daemon:
         if self.cancel.is_set():  # shutting down: the source stays in the inbox for next time
             log.warning("import of %s stopped by shutdown; it will be retried at start-up", item.job.source)
             self.board.finished(item.job.job_id, error="stopped by shutdown")
+            return
+        if item.inbox is not None and waits_for_library(error, self.shelf.library.root):
+            message = (f"{error}; it stays in the inbox and is retried at the next rescan (within "
+                       f"{self.config.inbox.rescan_seconds:.0f} s, or now with `modelshelf rescan`)")
+            log.error("%s", message)
+            self.board.finished(item.job.job_id, error=message)
             return
         log.error("%s", error)
         if item.inbox is not None and os.path.lexists(item.job.source):
