@@ -42,6 +42,10 @@ class NotAModelError(ModelshelfError, ValueError):
         self.path, self.reason = path, reason
 
 
+class SourceChangedError(OSError):
+    """The source changed (size, content or name) while it was being imported."""
+
+
 class ImportFailedError(ModelshelfError):
     """An import could not complete; the source is untouched and nothing partial was kept."""
 

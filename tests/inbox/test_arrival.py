@@ -110,6 +110,19 @@ def test_each_entry_is_handed_out_once_until_done() -> None:
     assert w.ready_after(QUIET + 1) == [INBOX / "a.pt"]
 
 
+def test_an_entry_that_changed_under_its_import_arrives_again_once_quiet() -> None:
+    w = World()
+    w.set("a.pt", 5)
+    w.event("a.pt", E.CREATED)
+    assert w.ready_after(QUIET + 1) == [INBOX / "a.pt"]
+    w.event("a.pt", E.MODIFIED)                        # ignored while handed out
+    w.set("a.pt", 9)                                   # still growing when the import gives up
+    w.tracker.done(INBOX / "a.pt", again_at=w.now)
+    assert w.ready_after(QUIET / 2) == []              # not before it has been quiet again
+    w.tracker.done(INBOX / "b.pt")                     # a plain done offers nothing
+    assert w.ready_after(QUIET + 1) == [INBOX / "a.pt"]
+
+
 def test_truncated_download_waits_then_is_reported_incomplete() -> None:
     w = World()
     w.set("cut.safetensors", 100)

@@ -63,6 +63,45 @@ def test_a_download_renamed_over_the_source_mid_import_is_not_deleted(shelf: She
     assert digests(shelf.library.root / result.path / "big.safetensors")[0] == b3
 
 
+@pytest.mark.parametrize("change", ["replaced", "added", "removed"])
+def test_a_folder_changed_mid_import_stays_in_the_inbox_as_it_now_is(shelf: Shelf, tmp_path: Path,
+                                                                      change: str) -> None:
+    src = write_diffusers(tmp_path / "inbox" / "sdxl-pipe")
+    read = write_diffusers(tmp_path / "as-read", salt=0)
+    vae = src / "vae" / "diffusion_pytorch_model.safetensors"
+    newer = write_safetensors(tmp_path / "newer.safetensors", "sdxl_vae", salt=9)
+    newer_bytes = newer.read_bytes()
+    done: list[bool] = []
+
+    def change_once(progress) -> None:       # once every file was linked and hashed
+        if done or progress.done_bytes < progress.total_bytes:
+            return
+        done.append(True)
+        if change == "replaced":
+            os.rename(newer, vae)
+        elif change == "added":
+            (src / "notes.txt").write_text("my settings")
+        else:
+            (src / "tokenizer" / "vocab.json").unlink()
+    result = run(shelf, src, ImportMode.MOVE, on_progress=change_once)
+    assert result.outcome is ImportOutcome.IMPORTED and not result.source_removed
+    assert src.is_dir() and not list(src.parent.glob(".modelshelf-done-*"))   # back under its name
+    imported = shelf.library.root / result.path
+    assert (imported / "vae/diffusion_pytorch_model.safetensors").read_bytes() == (
+        read / "vae/diffusion_pytorch_model.safetensors").read_bytes()          # what was read
+    assert (vae.read_bytes() == newer_bytes) == (change == "replaced")      # the new download kept
+    assert (src / "notes.txt").exists() == (change == "added")
+    assert (src / "tokenizer" / "vocab.json").exists() == (change != "removed")
+
+
+def test_a_moved_folder_with_unsafe_names_leaves_the_inbox(shelf: Shelf, tmp_path: Path) -> None:
+    src = write_diffusers(tmp_path / "inbox" / "pipe")
+    (src / 'notes: "v2"?.txt').write_text("renamed in the library, not in the inbox")
+    result = run(shelf, src, ImportMode.MOVE)
+    assert result.source_removed and not src.exists() and list(src.parent.iterdir()) == []
+    assert (shelf.library.root / result.path / "notes_ _v2__.txt").is_file()
+
+
 def test_duplicate_is_not_stored_twice(shelf: Shelf, tmp_path: Path) -> None:
     src = write_safetensors(tmp_path / "a.safetensors", "vae_flux")
     first = run(shelf, src)

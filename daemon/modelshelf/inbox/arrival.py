@@ -175,9 +175,12 @@ class ArrivalTracker:
             return Incomplete(top, self.inbox, reason)
         return Arrival(top, self.inbox, sig.is_folder, sig.size, now - c.first_seen)
 
-    def done(self, path: Path) -> None:
-        """The import of path finished (either way): a new file there is a new arrival."""
+    def done(self, path: Path, again_at: float | None = None) -> None:
+        """The import of path finished (either way): a new file there is a new arrival. With
+        again_at, what is there now (it changed under the import) arrives again once quiet."""
         self._handed_out.discard(path)
+        if again_at is not None:
+            self.observe(path, EventKind.SCANNED, again_at)
 
     @property
     def pending(self) -> int:

@@ -8,22 +8,35 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import LibraryOfflineError, ModelshelfError, NoSpaceError, NotAModelError, TruncatedModelError
+from ..errors import (
+    LibraryOfflineError,
+    ModelshelfError,
+    NoSpaceError,
+    NotAModelError,
+    SourceChangedError,
+    TruncatedModelError,
+)
 from ..fs.durable import atomic_write_bytes, fsync_dir
 from .ignore import FAILED_FOLDER
 
 _LIBRARY_CANNOT_TAKE_IT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 
-def waits_for_library(error: ModelshelfError, library: Path) -> bool:
-    """A full, read-only or unmounted library drive is not the file's fault: the file stays in the
-    inbox and the next rescan retries it, instead of going to failed/ for the user to move back."""
+def waits_for_library(error: ModelshelfError, *places: Path) -> bool:
+    """A full, read-only or unmounted drive of the library (or of the index: places) is not the
+    file's fault: the file stays in the inbox and the next rescan retries it, instead of going to
+    failed/ for the user to move back."""
     if isinstance(error, (NoSpaceError, LibraryOfflineError)):
         return True
     cause = getattr(error, "cause", None)
     if not isinstance(cause, OSError) or cause.errno not in _LIBRARY_CANNOT_TAKE_IT or cause.filename is None:
         return False
-    return Path(os.fsdecode(cause.filename)).is_relative_to(library)
+    return any(Path(os.fsdecode(cause.filename)).is_relative_to(place) for place in places)
+
+
+def changed_under_import(error: ModelshelfError) -> bool:
+    """The file was still being written, or replaced: it arrives again once it has settled."""
+    return isinstance(getattr(error, "cause", None), SourceChangedError)
 
 
 def remedy_for(error: ModelshelfError | str) -> str:

@@ -149,11 +149,12 @@ class InboxWatcher:
                 decisions += tracker.poll(self.clock(), lambda p, rules=ignore: signature_of(p, rules), self_check)
         return decisions
 
-    def done(self, path: Path) -> None:
+    def done(self, path: Path, again: bool = False) -> None:
+        """An import of path ended; with again, what is there now is offered again (it changed)."""
         for inbox, tracker in self._trackers.items():
             if path.parent == inbox:
                 with self._lock:
-                    tracker.done(path)
+                    tracker.done(path, self.clock() if again else None)
 
     def pending(self) -> int:
         with self._lock:

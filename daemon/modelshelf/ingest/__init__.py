@@ -1,16 +1,16 @@
 """Bringing models into the library: single-pass copy + hashes, staging, verified commit."""
 
 from .importer import (
-                       Importer,
-                       ImportJob,
-                       ImportOutcome,
-                       ImportProgress,
-                       ImportResult,
-                       ProgressListener,
-                       clean_done_folders,
-                       settings_from_config,
+    Importer,
+    ImportJob,
+    ImportOutcome,
+    ImportProgress,
+    ImportResult,
+    ProgressListener,
+    settings_from_config,
 )
 from .plan import find_importables
+from .retire import clean_done_folders
 from .sinks import FileDigest
 from .staging import RecoveryReport, recover_staging
 from .transfer import StreamSettings, hash_file

@@ -15,7 +15,6 @@ import errno
 import hashlib
 import logging
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -27,7 +26,7 @@ import blake3
 
 from ..classify import Probe
 from ..config import ImportConfig, ImportMode
-from ..errors import ImportFailedError, ModelshelfError
+from ..errors import ImportFailedError, ModelshelfError, SourceChangedError
 from ..fs.durable import fsync_dir
 from ..fs.linux import rename_noreplace
 from ..index.db import ModelIndex
@@ -43,13 +42,12 @@ from ..library.metadata import (
 )
 from ..library.root import Library
 from .plan import ImportPlan, PlannedFile, plan_import
+from .retire import file_key, retire_source
 from .sinks import FileDigest
 from .staging import StagedJob, restore_sources, stage_job
-from .stream import SourceChangedError
 from .transfer import StreamSettings, TransferMethod, Transferred, copy_file, hash_file, link_file
 
 log = logging.getLogger(__name__)
-DONE_PREFIX = ".modelshelf-done-"
 
 
 class ImportOutcome(enum.StrEnum):
@@ -172,8 +170,7 @@ class Importer:
                     raise
             else:
                 digest = hash_file(dest, self.settings, lambda n: progress("hashing", n), self._cancel)
-                linked = os.stat(dest)           # the source's own inode, while it is a hardlink
-                return Transferred(digest, method, (linked.st_dev, linked.st_ino))
+                return Transferred(digest, method, file_key(os.lstat(dest)))   # the source's own inode
         tmp = dest.with_name(dest.name + ".tmp")
         moved = copy_file(f.source, tmp, self.settings, lambda n: progress("copying", n), self._cancel)
         os.rename(tmp, dest)
@@ -288,30 +285,30 @@ class Importer:
                         final: Path, verify: bool = True) -> bool:
         if job.mode is not ImportMode.MOVE or self.library.contains(job.source):
             return False
+        if verify:
+            self._verify_copies(job, plan, arrived, final)
+        read = {_name_in_source(plan, f): t.source for f in plan.files
+                if (t := arrived[f.name]).method is not TransferMethod.RENAME}  # renamed: already gone
+        if not read and not plan.is_folder:
+            return True
+        return retire_source(plan.source, job.job_id, read, plan.is_folder)
+
+    def _verify_copies(self, job: ImportJob, plan: ImportPlan, arrived: dict[str, Transferred],
+                       final: Path) -> None:
+        """Before a copied source is deleted, its library copy must read back with the same hash."""
         for f in plan.files:
             t = arrived[f.name]
-            if verify and t.method is TransferMethod.COPY:
+            if t.method is TransferMethod.COPY:
                 again = hash_file(final / f.name, self.settings, cancel=None)
                 if again.blake3 != t.digest.blake3:
                     raise ImportFailedError(job.source, "verifying the copy of",
                                             f"{final / f.name} reads back with another hash; the "
                                             "source is kept. Check the library's disk")
-        if plan.is_folder:
-            # One rename makes the whole folder leave at once (a crash while deleting it file by
-            # file would leave half a model in the inbox); the hidden name is cleaned at start-up.
-            done = plan.source.with_name(f"{DONE_PREFIX}{job.job_id}")
-            os.rename(plan.source, done)
-            fsync_dir(plan.source.parent)
-            shutil.rmtree(done, ignore_errors=True)
-        elif (moved := arrived[plan.files[0].name]).method is not TransferMethod.RENAME:
-            if not moved.still_named(plan.source):  # a new download renamed over it: not ours to delete
-                log.warning("%s was replaced after it was read; the new file stays in the inbox",
-                            readable_path(plan.source))
-                return False
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(plan.source)
-            fsync_dir(plan.source.parent)
-        return True
+
+
+def _name_in_source(plan: ImportPlan, f: PlannedFile) -> str:
+    """A file's name inside the source as it is on disk (the library name may be made safe)."""
+    return os.path.relpath(f.source, plan.source) if plan.is_folder else f.name
 
 
 def _raise_if_same_content(folder: Path, blake3_hex: str, library: Library) -> None:
@@ -338,12 +335,3 @@ def _make_dirs(folder: Path, stop: Path) -> None:
 def readable_path(path: Path) -> str:
     """A path as text even when it is not valid UTF-8 (shown as \\xe9 escapes)."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def clean_done_folders(inbox: Path) -> int:
-    """Delete moved-out folder sources that a crash left under their hidden done- name."""
-    count = 0
-    for leftover in inbox.glob(f"{DONE_PREFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-        count += 1
-    return count

@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from ..errors import SourceChangedError
 from ..fs.linux import drop_cache
 
 ProgressCallback = Callable[[int], None]
@@ -31,9 +32,6 @@ class Sink(Protocol):
 
     def finish(self) -> None: ...
 
-
-class SourceChangedError(OSError):
-    """The file changed size while it was being read."""
 
 
 class _Chunk:

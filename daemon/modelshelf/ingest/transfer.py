@@ -14,10 +14,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import NoSpaceError
+from ..errors import NoSpaceError, SourceChangedError
 from ..fs.linux import clone_file
+from .retire import FileKey, file_key
 from .sinks import FileDigest, FileWriterSink, hash_sinks
-from .stream import ProgressCallback, SourceChangedError, open_for_reading, stream_file
+from .stream import ProgressCallback, open_for_reading, stream_file
 
 
 class TransferMethod(enum.StrEnum):
@@ -41,19 +42,7 @@ class StreamSettings:
 class Transferred:
     digest: FileDigest
     method: TransferMethod
-    source: tuple[int, int] = (0, 0)   # (st_dev, st_ino) of the file that was read
-
-    def still_named(self, path: Path) -> bool:
-        """Whether path still leads to the file that was imported (not deleted or renamed over)."""
-        try:
-            st = os.stat(path, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        return (st.st_dev, st.st_ino) == self.source
-
-
-def _file_key(st: os.stat_result) -> tuple[int, int]:
-    return st.st_dev, st.st_ino
+    source: FileKey     # the file that was read: only it may later be removed from the inbox
 
 
 def _stat_signature(st: os.stat_result) -> tuple[int, int, int]:
@@ -94,26 +83,26 @@ def copy_file(source: Path, dest: Path, settings: StreamSettings,
             digest = hash_file(dest, settings, on_progress, cancel)
             if digest.size != before.st_size:
                 raise SourceChangedError(errno.EIO, f"{source} changed while it was cloned")
-            _check_still_named(source, _file_key(before))
-            return Transferred(digest, TransferMethod.CLONE, _file_key(before))
+            _check_still_named(source, file_key(before))
+            return Transferred(digest, TransferMethod.CLONE, file_key(before))
         check_free_space(source, dest.parent, before.st_size, settings.reserve_bytes)
         digest = _stream_copy(src_fd, direct_read, before.st_size, dest, settings, on_progress, cancel)
         if _stat_signature(os.fstat(src_fd)) != _stat_signature(before):
             raise SourceChangedError(errno.EIO, f"{source} was modified while it was copied")
-        _check_still_named(source, _file_key(before))
-        return Transferred(digest, TransferMethod.COPY, _file_key(before))
+        _check_still_named(source, file_key(before))
+        return Transferred(digest, TransferMethod.COPY, file_key(before))
     finally:
         os.close(src_fd)
 
 
-def _check_still_named(source: Path, opened: tuple[int, int]) -> None:
+def _check_still_named(source: Path, opened: FileKey) -> None:
     """The open descriptor reads the old file to the end even after its name is deleted or renamed
     over: the copy must not be imported in its place (and a move would then delete the new file)."""
     try:
-        now = os.stat(source)
+        now = os.stat(source)     # copy mode may import through a symlink: the file it leads to
     except FileNotFoundError:
         raise SourceChangedError(errno.ENOENT, f"{source} was deleted while it was copied") from None
-    if _file_key(now) != opened:
+    if file_key(now) != opened:
         raise SourceChangedError(errno.EIO, f"{source} was replaced by another file while it was copied")
 
 

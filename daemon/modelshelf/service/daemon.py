@@ -24,7 +24,7 @@ from ..errors import ModelshelfError
 from ..hub import LookupWorker
 from ..hub.setup import build_hub_client
 from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
-from ..inbox.failed import move_to_failed, waits_for_library
+from ..inbox.failed import changed_under_import, move_to_failed, waits_for_library
 from ..ingest import ImportJob, clean_done_folders, find_importables
 from ..shelf import Shelf
 from .methods import build_methods
@@ -103,10 +103,11 @@ class Daemon:
         job = item.job
         self.board.started(job.job_id)
         self._wake.set()
+        again = False      # offer what is at the source's name again now: it changed under the import
         try:
             result = self.importer.run(job)
         except ModelshelfError as e:
-            self._failed(item, e)
+            again = self._failed(item, e)
         except Exception as e:  # a bug: report it, keep the source where it is, keep serving
             log.exception("internal error importing %s", job.source)
             self.board.finished(job.job_id, error=f"internal error ({type(e).__name__}: {e}); the source was "
@@ -116,25 +117,26 @@ class Daemon:
             if result.outcome == "imported":
                 self.link(result.model_id)
                 self.lookups.submit(result.model_id)   # after the import: it never waits for the network
+            again = item.inbox is not None and os.path.lexists(job.source)   # put back: see retire.py
         finally:
             if item.inbox is not None:
-                self.watcher.done(job.source)
+                self.watcher.done(job.source, again)
             pending, running = self.queues.snapshot()
             if not pending and len(running) <= 1:
                 self.checkpoint()  # the end of a batch
             self._wake.set()
 
-    def _failed(self, item: DaemonJob, error: ModelshelfError) -> None:
+    def _failed(self, item: DaemonJob, error: ModelshelfError) -> bool:
+        """Report a failed import; True if the source stays to be offered again at once."""
         if self.cancel.is_set():  # shutting down: the source stays in the inbox for next time
             log.warning("import of %s stopped by shutdown; it will be retried at start-up", item.job.source)
             self.board.finished(item.job.job_id, error="stopped by shutdown")
-            return
-        if item.inbox is not None and waits_for_library(error, self.shelf.library.root):
-            message = (f"{error}; it stays in the inbox and is retried at the next rescan (within "
-                       f"{self.config.inbox.rescan_seconds:.0f} s, or now with `modelshelf rescan`)")
-            log.error("%s", message)
-            self.board.finished(item.job.job_id, error=message)
-            return
+            return False
+        stays = self._why_it_stays(item, error)
+        if stays:
+            log.error("%s; %s", error, stays)
+            self.board.finished(item.job.job_id, error=f"{error}; {stays}")
+            return changed_under_import(error)
         log.error("%s", error)
         if item.inbox is not None and os.path.lexists(item.job.source):
             try:
@@ -143,6 +145,18 @@ class Daemon:
             except OSError as e:
                 log.error("could not move %s to failed/: %s", item.job.source, e.strerror)
         self.board.finished(item.job.job_id, error=str(error))  # after the move: what it reports is done
+        return False
+
+    def _why_it_stays(self, item: DaemonJob, error: ModelshelfError) -> str | None:
+        """Not the file's fault: it stays in the inbox instead of going to failed/."""
+        if item.inbox is None:
+            return None
+        if waits_for_library(error, self.shelf.library.root, self.config.paths.state_dir):
+            return (f"it stays in the inbox and is retried at the next rescan (within "
+                    f"{self.config.inbox.rescan_seconds:.0f} s, or now with `modelshelf rescan`)")
+        if changed_under_import(error) and os.path.lexists(item.job.source):
+            return "it stays in the inbox and is imported again once it has settled"
+        return None
 
     def link(self, model_id: str) -> None:
         """The incremental sync: this model only, into every install."""
