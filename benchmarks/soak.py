@@ -117,19 +117,28 @@ class Generator:
 def start_daemon(work: Path, sock: Path, quiet: float) -> subprocess.Popen:
     """Like inbox_latency.py: its own config, library and inbox on one filesystem; hub offline."""
     config = work / "config.toml"
-    config.write_text(f'[paths]\nlibrary = "{work / "library"}"\ninboxes = ["{work / "inbox"}"]\n'
-                      f'state_dir = "{work / "state"}"\n[inbox]\nquiet_seconds = {quiet}\n'
-                      f'[service]\nsocket = "{sock}"\n[hub]\noffline = true\n')
+    def q(path: Path) -> str:          # a TOML string (json's escaping is valid TOML)
+        return json.dumps(str(path))
+    config.write_text(f'[paths]\nlibrary = {q(work / "library")}\ninboxes = [{q(work / "inbox")}]\n'
+                      f'state_dir = {q(work / "state")}\n[inbox]\nquiet_seconds = {quiet}\n'
+                      f'[service]\nsocket = {q(sock)}\n[hub]\noffline = true\n')
     env = {**os.environ, "PYTHONPATH": str(ROOT / "daemon"), "HF_HUB_OFFLINE": "1"}
     with open(work / "daemon.log", "wb") as log:  # the daemon keeps its own descriptor
         daemon = subprocess.Popen([sys.executable, "-m", "modelshelf", "--config", str(config), "daemon"],
                                   env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
-    while not (sock.exists() and call(sock, "status")["state"] == "idle"):
+    while not (sock.exists() and _answers_idle(sock)):
         if daemon.poll() is not None or time.monotonic() > deadline:
             raise SoakFailure(f"the daemon did not become ready (exit code {daemon.poll()})")
         time.sleep(0.05)
     return daemon
+
+
+def _answers_idle(sock: Path) -> bool:
+    try:
+        return call(sock, "status")["state"] == "idle"
+    except OSError:                      # bound but not listening yet
+        return False
 
 
 def stop_daemon(daemon: subprocess.Popen) -> int:
@@ -307,10 +316,10 @@ def busy_seconds(jobs: list[dict]) -> float:
 # -- set-up, report -----------------------------------------------------------------------------
 def check_disk(folder: Path, needed: int) -> None:
     target = str(folder.resolve())
-    mount = max((p for p in psutil.disk_partitions(all=True)
-                 if target == p.mountpoint or target.startswith(p.mountpoint.rstrip("/") + "/")),
-                key=lambda p: len(p.mountpoint))
-    if mount.fstype in ("tmpfs", "ramfs"):
+    mounts = [p for p in psutil.disk_partitions(all=True)
+              if target == p.mountpoint or target.startswith(p.mountpoint.rstrip("/") + "/")]
+    mount = max(mounts, key=lambda p: len(p.mountpoint), default=None)
+    if mount is not None and mount.fstype in ("tmpfs", "ramfs"):
         raise SoakFailure(f"{folder} is on {mount.fstype}: choose a real disk with --dir")
     free = shutil.disk_usage(folder).free
     if free < needed:

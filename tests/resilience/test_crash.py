@@ -157,4 +157,4 @@ def test_sigkill_anywhere_loses_nothing(tmp_path: Path) -> None:
                  f"({', '.join(f'{p} {c}' for p, c in sorted(phases.items()))}); {len(dropped)} drops, "
                  f"{models} models, {len(failed)} in failed/, 0 lost")
     tally.count(tally.KILLS, endings["killed"])
-    tally.count(tally.LOST, 0)
+    tally.count(tally.CHECKED, len(dropped))

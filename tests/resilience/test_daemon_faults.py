@@ -116,6 +116,8 @@ def test_full_inode_table_keeps_the_file_in_the_inbox_until_a_retry_imports_it(t
         src, before = drop(d, "inodes.safetensors", write_big_safetensors, 4)
         waits_then_imports(d, src, before, "No space left on device",
                            lambda: mount("-o", "remount,nr_inodes=1024", str(lib)))
+        errors = [j["error"] for j in d.finished_jobs() if j["error"]]
+        assert any("inodes.safetensors.tmp)" in e for e in errors), errors   # it failed at the copy's own file
 
 
 # -- 2. The library becomes read-only --------------------------------------------------------------

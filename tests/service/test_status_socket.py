@@ -17,6 +17,7 @@ import pytest
 
 from modelshelf.service.rpc import MAX_REQUEST_BYTES, RpcError, RpcServer, call
 
+from .. import tally
 from ..helpers import wait_for
 from ..models import write_big_safetensors
 from .daemon_proc import DaemonProcess
@@ -228,11 +229,11 @@ def test_two_hundred_connections_at_once(tmp_path: Path) -> None:
         assert daemon.num_threads() <= threads + 3, "threads beyond the pool's 4 workers"  # none per client
         assert timed_status(d) < 1.0
         assert d.stop() == 0
-    print(f"\n200 connections: slowest status call meanwhile {slowest * 1000:.0f} ms")
     assert slowest < 2.0
+    tally.report(f"200 connections at once: slowest status call meanwhile {slowest * 1000:.0f} ms")
 
 
-@pytest.mark.fault
+@pytest.mark.fault(files=0)
 def test_clients_cannot_use_up_the_descriptors(tmp_path: Path) -> None:
     """More clients than half the descriptor limit: the longest-idle are closed, so a new client is
     still answered and the daemon keeps descriptors for its own work (no spinning on EMFILE)."""
@@ -255,4 +256,30 @@ def test_clients_cannot_use_up_the_descriptors(tmp_path: Path) -> None:
                 s.close()
         assert d.call("status")["state"] == "idle"
         assert d.logs().count("status socket: too many clients") == 1   # one line, not one per client
+        assert d.stop() == 0
+
+
+@pytest.mark.fault(files=0)
+def test_out_of_descriptors_it_pauses_accepting_instead_of_spinning(tmp_path: Path) -> None:
+    """EMFILE with no idle client to close: the listener stays readable, so the daemon must stop
+    watching it for a while (not spin, not log per attempt), and answer once descriptors return."""
+    with DaemonProcess(tmp_path) as d:
+        d.start()
+        daemon = psutil.Process(d.proc.pid)
+        soft, hard = daemon.rlimit(psutil.RLIMIT_NOFILE)
+        daemon.rlimit(psutil.RLIMIT_NOFILE, (daemon.num_fds(), hard))   # not one descriptor to spare
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(str(d.socket))                                # waits in the listen backlog
+        send_status(client, 1)
+        wait_for(lambda: "paused accepting for 1 s" in d.logs(), 10, "the daemon to pause accepting")
+        cpu = sum(daemon.cpu_times()[:2])
+        client.settimeout(3)
+        with pytest.raises(TimeoutError):
+            client.recv(1)                                           # no reply while out of descriptors
+        assert sum(daemon.cpu_times()[:2]) - cpu < 0.5               # and no spinning meanwhile
+        daemon.rlimit(psutil.RLIMIT_NOFILE, (soft, hard))
+        client.settimeout(10)
+        assert read_reply(client)["id"] == 1                         # accepted again within a second
+        client.close()
+        assert d.logs().count("status socket: cannot accept a client") == 1
         assert d.stop() == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from modelshelf.config import AppConfig, Config, PathsConfig
-from modelshelf.service.unit import REFERENCE_EXEC, install_unit, render_unit, writable_paths
+from modelshelf.service.unit import REFERENCE_EXEC, broad_app_roots, install_unit, render_unit, writable_paths
 
 REPO_UNIT = Path(__file__).parents[2] / "systemd" / "modelshelf.service"
 
@@ -64,6 +64,19 @@ def test_app_installs_are_writable_up_to_their_first_wildcard(isolated_home: Pat
     assert writable_paths(config) == [home / "models", home / ".local/state/modelshelf",
                                       home / "comfyui-versions", Path("/opt/ComfyUI")]
     assert "ReadWritePaths=-%h/comfyui-versions\n" in render_unit(config, "x")
+
+
+def test_an_app_root_reaching_the_home_folder_lists_its_installs_instead(isolated_home: Path) -> None:
+    home = isolated_home
+    for version in ("a", "b"):
+        (home / f"comfy-{version}/models").mkdir(parents=True)
+    config = Config(paths=PathsConfig(library=home / "models/library", inboxes=(home / "models/inbox",),
+                                      state_dir=home / ".local/state/modelshelf"),
+                    apps=(AppConfig(root="~/comfy-*"), AppConfig(root="/*/ComfyUI")))
+    paths = writable_paths(config)
+    assert home not in paths and Path("/") not in paths       # never the whole home or system
+    assert paths[-2:] == [home / "comfy-a", home / "comfy-b"]
+    assert broad_app_roots(config) == ["~/comfy-*", "/*/ComfyUI"]
 
 
 def test_install_service_writes_the_unit(isolated_home: Path) -> None:

@@ -1,16 +1,18 @@
 #!/bin/bash
 # PID 1 of a private mount + pid namespace holding a real `systemd --user` manager and journald
 # (no PID-1 systemd needed). Run by tests/systemd/manager.py as:
-#   unshare --mount --pid --fork --mount-proc --propagation private manager-init.sh UID CGROUP CODE READABLE...
+#   unshare --mount --pid --fork --mount-proc --propagation private manager-init.sh UID CGROUP CODE SECONDS READABLE...
 # UID: the test user (uid >= 1000, added to bind-mounted copies of /etc/passwd and /etc/group);
 # CGROUP: a fresh `<random>.slice` name (journald derives _SYSTEMD_USER_UNIT from the
 # `user-UID.slice/user@UID.service` part); CODE: this checkout's daemon/ folder, bound at
 # /srv/modelshelf/daemon (the unit has PrivateTmp=yes, so nothing under /tmp is visible to it);
-# READABLE: folders the user must be able to read (the Python install, often under a 0700 /root).
+# SECONDS: how long to wait for journald and the manager; READABLE: folders the user must be able
+# to read (the Python install and its packages, often under a 0700 /root).
 # Prints "manager-ready" once the manager answers, then waits until killed.
 set -euo pipefail
-uid=$1 cgroup=$2 code=$3
-shift 3
+uid=$1 cgroup=$2 code=$3 seconds=$4
+shift 4
+tries=$((seconds * 100))
 user=mstest home=/home/mstest
 
 # 1. Fresh /run and /var/log, and what systemd expects in them.
@@ -33,18 +35,22 @@ mount -t tmpfs -o mode=755,size=2g msh-home /home
 install -d -m 0700 -o "$uid" -g "$uid" "$home" "/run/user/$uid"
 
 # Folders the user must read: a 0700 ancestor (such as /root) is covered by a 0755 tmpfs that
-# holds only a bind of the wanted folder, in this namespace only.
+# holds only binds of the wanted folders, in this namespace only. The original stays reachable
+# under /run/msh/hidden* for later folders under the same ancestor.
 expose() {
-    local want=$1 top=/ rest=${1#/} part
+    local want=$1 top=/ rest=${1#/} part keep
     while [ -n "$rest" ]; do
         part=${rest%%/*}
         top=${top%/}/$part
         [ "$rest" = "$part" ] && rest= || rest=${rest#*/}
-        if [ -d "$top" ] && [ "$(( $(stat -c %#a "$top") & 1 ))" = 0 ]; then
-            local keep=/run/msh/hidden$(echo "$top" | tr / _)
+        keep=/run/msh/hidden$(echo "$top" | tr / _)
+        if [ ! -d "$keep" ] && [ -d "$top" ] && [ "$(( $(stat -c %#a "$top") & 1 ))" = 0 ]; then
             mkdir -p "$keep"
             mount --bind "$top" "$keep"
             mount -t tmpfs -o mode=755 msh-expose "$top"
+        fi
+        if [ -d "$keep" ]; then                # under a covered ancestor: bind just this folder
+            [ -d "$want" ] && [ -n "$(ls -A "$want")" ] && return   # already there (a parent was bound)
             mkdir -p "$want"
             mount --bind "$keep${want#"$top"}" "$want"
             return
@@ -66,7 +72,7 @@ done
 
 # 4. journald with persistent storage (else `journalctl --user` finds no files).
 /lib/systemd/systemd-journald &
-for _ in $(seq 500); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
+for _ in $(seq "$tries"); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
 journalctl --flush >/dev/null 2>&1 || true
 
 # 5. The user manager, started from inside its cgroup.
@@ -77,7 +83,7 @@ journalctl --flush >/dev/null 2>&1 || true
         /lib/systemd/systemd --user --log-target=journal
 ) &
 manager=$!
-for _ in $(seq 1000); do [ -S "/run/user/$uid/systemd/private" ] && break; sleep 0.01; done
+for _ in $(seq "$tries"); do [ -S "/run/user/$uid/systemd/private" ] && break; sleep 0.01; done
 [ -S "/run/user/$uid/systemd/private" ] || { echo "systemd --user did not start" >&2; exit 1; }
 echo manager-ready
 

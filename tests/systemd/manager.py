@@ -8,11 +8,13 @@ files through /proc/PID/root. Root only; everything disappears with the namespac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import time
@@ -36,8 +38,23 @@ def unavailable() -> str | None:
     missing = [t for t in TOOLS if not shutil.which(t)] + [str(b) for b in BINARIES if not b.exists()]
     if missing:
         return f"missing {', '.join(missing)} (apt-get install systemd util-linux)"
-    if not Path("/sys/fs/cgroup/unified").is_dir() and not Path("/sys/fs/cgroup/cgroup.procs").exists():
-        return "no cgroup hierarchy to delegate"
+    return _cgroup_problem()
+
+
+def cgroup_trees() -> list[Path]:
+    """Where the manager's cgroup goes: the v2 root, or both hierarchies of a hybrid layout."""
+    root = Path("/sys/fs/cgroup")
+    return [root] if (root / "cgroup.procs").exists() else [root / "unified", root / "systemd"]
+
+
+def _cgroup_problem() -> str | None:
+    for tree in cgroup_trees():
+        probe = tree / f"msh-probe-{uuid.uuid4().hex[:6]}"
+        try:
+            probe.mkdir()
+            probe.rmdir()
+        except OSError as e:
+            return f"cannot create a cgroup under {tree} to delegate ({e.strerror}; a container?)"
     return None
 
 
@@ -55,10 +72,12 @@ class UserManager:
         reason = unavailable()
         if reason:
             pytest.skip(reason)
-        python_home = Path(sys.base_prefix)       # pyenv and the like keep Python under a 0700 /root
+        # pyenv and the like keep Python under a 0700 /root: the user must reach the interpreter,
+        # a virtual environment's own prefix, and the packages.
+        readable = sorted({sys.base_prefix, sys.prefix, *site.getsitepackages()})
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", "bash",
-             str(INIT), str(self.uid), self.cgroup, str(CODE), str(python_home)],
+             str(INIT), str(self.uid), self.cgroup, str(CODE), str(int(timeout)), *readable],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._wait_ready(timeout)
         self.pid1 = int(Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()[0])
@@ -75,9 +94,11 @@ class UserManager:
                     return
                 if not line:
                     break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
         err = self.proc.stderr.read1().decode(errors="replace") if self.proc.poll() is not None else ""
         self.close()
-        raise AssertionError(f"systemd --user did not start: {err}")
+        raise AssertionError(f"systemd --user did not start within {timeout:.0f} s: {err}")
 
     # --- inside the namespaces ---------------------------------------------------------------
 
@@ -118,9 +139,8 @@ class UserManager:
         if self.proc is None:
             return
         if self.pid1:
-            subprocess.run(["nsenter", "-t", str(self.pid1), "-m", "-p", "setpriv", f"--reuid={self.uid}",
-                            f"--regid={self.uid}", "--init-groups", "env", "-i", *self.env(),
-                            "systemctl", "--user", "exit"], capture_output=True, timeout=90)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.systemctl("exit")            # stops modelshelf the way a logout does
             os.kill(self.pid1, signal.SIGKILL)    # PID 1 gone: the kernel ends the whole namespace
         self.proc.wait(timeout=30)
         self.proc.stdout.close()
@@ -129,7 +149,7 @@ class UserManager:
         self._remove_cgroups()
 
     def _remove_cgroups(self) -> None:
-        for tree in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup")):
+        for tree in cgroup_trees():
             top = tree / self.cgroup
             if top.is_dir():
                 folders = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))

@@ -34,6 +34,7 @@ status_interval = 0.2
 [[apps]]
 root = "~/comfy/*"
 """
+IMPORT_MB = 1200      # long enough (about a second of hashing here) to watch and to stop mid-import
 CHECKOUT_DROP_IN = """\
 [Service]
 Environment=PYTHONPATH=/srv/modelshelf/daemon HF_HUB_OFFLINE=1
@@ -70,12 +71,12 @@ def start(m: UserManager) -> None:
     assert (m.show("ActiveState"), m.show("SubState")) == ("active", "running")
 
 
-def drop(m: UserManager, name: str, megabytes: int) -> str:
+def drop(m: UserManager, name: str, megabytes: int, inbox: Path = INBOX) -> str:
     """Write a model beside the inbox, then move it in (one rename, as a finished download); its SHA-256."""
     staged = write_big_safetensors(m.path(HOME / name), megabytes)
-    digest = hashlib.sha256(staged.read_bytes()).hexdigest()
+    digest = sha256_of(staged)
     m.give(HOME / name)
-    os.rename(staged, m.path(INBOX / name))
+    os.rename(staged, m.path(inbox / name))
     return digest
 
 
@@ -90,6 +91,19 @@ def status_lines(m: UserManager, until: str, timeout: float = 60) -> list[str]:
         return until in text
     wait_for(reached, timeout, f"a status line with {until!r}")
     return seen
+
+
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def daemon_lines(m: UserManager, until: str, timeout: float = 30) -> list[str]:
+    """The daemon's journal lines, once one contains `until` (journald reads the stream on its own time)."""
+    def lines() -> list[str]:
+        found = [e["MESSAGE"] for e in m.journal() if e.get("SYSLOG_IDENTIFIER") == "modelshelf"]
+        return found if any(until in line for line in found) else []
+    return wait_for(lines, timeout, f"{until!r} in the journal")  # type: ignore[return-value]
 
 
 def daemon_mounts(m: UserManager) -> dict[str, str]:
@@ -109,7 +123,7 @@ def test_starts_ready_shows_live_status_and_imports_inside_the_sandbox(manager: 
     mounts = daemon_mounts(manager)                      # the hardening is applied, not skipped
     assert (mounts["/"], mounts["/home"], mounts[f"{HOME}/.local/share/modelshelf"], mounts[f"{HOME}/comfy"]) == (
         "ro", "ro", "rw", "rw"), mounts
-    digest = drop(manager, "big.safetensors", 800)
+    digest = drop(manager, "big.safetensors", IMPORT_MB)
 
     seen = status_lines(manager, "importing big.safetensors")
     status = manager.systemctl("status", "modelshelf").stdout
@@ -118,7 +132,7 @@ def test_starts_ready_shows_live_status_and_imports_inside_the_sandbox(manager: 
     assert any(re.search(r"importing big.safetensors ([1-9]\d?)% [1-9]\d* MB/s", line) for line in seen), seen
 
     [model] = library_files(manager, ".safetensors")
-    assert hashlib.sha256(model.read_bytes()).hexdigest() == digest
+    assert sha256_of(model) == digest
     assert list(manager.path(INBOX).iterdir()) == []         # moved by a rename inside the sandbox
     link = manager.path(LORAS / "big.safetensors")
     assert link.is_symlink() and not os.readlink(link).startswith("/")     # relative: one filesystem
@@ -159,39 +173,45 @@ def test_watchdog_restarts_a_hung_daemon(manager: UserManager) -> None:
         return (manager.show("NRestarts") == "1" and manager.show("ActiveState") == "active"
                 and manager.show("MainPID") not in ("0", hung))
     wait_for(restarted, 30, "systemd to restart the hung daemon")
-    messages = [e["MESSAGE"] for e in manager.journal()]
-    assert any("Watchdog timeout" in m for m in messages), messages[-10:]
+    wait_for(lambda: any("Watchdog timeout" in e["MESSAGE"] for e in manager.journal()), 30,
+             "systemd's watchdog line in the journal")
     assert manager.show("StatusText").startswith("idle")          # the new daemon is serving
 
 
 def test_stop_drains_the_running_import(manager: UserManager) -> None:
     install(manager)
     start(manager)
-    digest = drop(manager, "big.safetensors", 800)
+    digest = drop(manager, "big.safetensors", IMPORT_MB)
     status_lines(manager, "importing big.safetensors")
     result = manager.systemctl("stop", "modelshelf")         # returns when the daemon has exited
     assert result.returncode == 0, result.stderr
     assert (manager.show("ActiveState"), manager.show("Result"), manager.show("ExecMainStatus")) == (
         "inactive", "success", "0")
     [model] = library_files(manager, ".safetensors")          # the running import finished first
-    assert hashlib.sha256(model.read_bytes()).hexdigest() == digest
+    assert sha256_of(model) == digest
     assert list(manager.path(INBOX).iterdir()) == []
-    messages = [e["MESSAGE"] for e in manager.journal() if e.get("SYSLOG_IDENTIFIER") == "modelshelf"]
-    order = [next(i for i, m in enumerate(messages) if text in m)
-             for text in ("stopping: letting 1 running import finish", "imported ", "daemon stopped")]
+    steps = ("stopping: letting 1 running import finish", "imported ", "daemon stopped")
+    messages = daemon_lines(manager, steps[-1])
+    order = [next(i for i, m in enumerate(messages) if text in m) for text in steps]
     assert order == sorted(order), messages                # stop began mid-import, and waited for it
     assert not library_files(manager, ".tmp") and not any(manager.path(LIBRARY / ".modelshelf-tmp").iterdir())
 
 
 
-def test_reload_rereads_the_config_and_stays_active(manager: UserManager) -> None:
+def test_reload_watches_a_new_inbox_without_a_restart(manager: UserManager) -> None:
     install(manager)
     start(manager)
     pid = manager.show("MainPID")
+    second = INBOX.with_name("inbox-2")
+    manager.path(second).mkdir()
+    manager.give(second)
     config = manager.path(HOME / ".config/modelshelf/config.toml")
-    config.write_text(CONFIG.replace("quiet_seconds = 0.5", "quiet_seconds = 2"))
+    config.write_text(f'[paths]\ninboxes = ["{INBOX}", "{second}"]\n' + CONFIG)
     result = manager.systemctl("reload", "modelshelf")        # RELOADING=1 … READY=1 over NOTIFY_SOCKET
     assert result.returncode == 0, result.stderr
     assert (manager.show("ActiveState"), manager.show("MainPID")) == ("active", pid)
-    messages = [e["MESSAGE"] for e in manager.journal() if e.get("SYSLOG_IDENTIFIER") == "modelshelf"]
-    assert any("configuration reloaded from" in m for m in messages), messages
+    daemon_lines(manager, "configuration reloaded from")
+    digest = drop(manager, "second.safetensors", 4, inbox=second)
+    status_lines(manager, "idle · 1 model · inbox empty")
+    [model] = library_files(manager, ".safetensors")
+    assert sha256_of(model) == digest and list(manager.path(second).iterdir()) == []

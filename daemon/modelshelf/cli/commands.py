@@ -137,10 +137,13 @@ def cmd_rescan(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_install_service(args: argparse.Namespace, config: Config) -> int:
-    from ..service.unit import install_unit
+    from ..service.unit import broad_app_roots, install_unit
     path = install_unit(config)
     print(f"wrote {path}\nstart it with: systemctl --user daemon-reload && "
           "systemctl --user enable --now modelshelf")
+    for root in broad_app_roots(config):
+        print(f"note: app root {root!r} reaches the whole home folder; the unit makes only the installs "
+              "found now writable: run install-service again after adding one", file=sys.stderr)
     return 0
 
 

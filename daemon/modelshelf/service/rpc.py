@@ -78,7 +78,7 @@ class RpcServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="status-socket", daemon=True)
         self._resume_accept: float | None = None   # when accepting is paused (out of descriptors)
-        self._last_full_warning = -math.inf
+        self._last_warning: dict[bool, float] = {}   # paused or not -> when it was last logged
 
     def start(self) -> None:
         prepare_socket_dir(self.path)
@@ -173,8 +173,8 @@ class RpcServer:
             self._selector.unregister(self._listener)
             self._resume_accept = time.monotonic() + 1.0
         now = time.monotonic()
-        if now - self._last_full_warning > 10:   # one line per 10 s, however many clients
-            self._last_full_warning = now
+        if now - self._last_warning.get(pause, -math.inf) > 10:   # a line per 10 s, however many clients
+            self._last_warning[pause] = now
             log.warning("status socket: %s; %s", why,
                         "closed the longest-idle client" if idle else "paused accepting for 1 s")
 

@@ -17,9 +17,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..config import Config
+from ..config import AppConfig, Config
 from ..fs.durable import atomic_write_bytes
-from ..links.apps import fixed_root
+from ..links.apps import discover_installs, fixed_root
 
 UNIT_NAME = "modelshelf.service"
 
@@ -89,12 +89,27 @@ def writable_paths(config: Config) -> list[Path]:
     wanted = [config.paths.library, *config.paths.inboxes]
     common = Path(os.path.commonpath([os.path.abspath(p) for p in wanted]))
     groups = [common] if common not in (home, Path("/")) and common != home.parent else wanted
-    apps = [fixed_root(app) for app in config.apps]
+    apps = [p for app in config.apps for p in _app_paths(app, home)]
     result: list[Path] = []
     for p in [*groups, config.paths.state_dir, *apps]:
         if not any(p == r or r in p.parents for r in result):
             result.append(p)
     return result
+
+
+def _app_paths(app: AppConfig, home: Path) -> list[Path]:
+    """An app root up to its first wildcard, unless that is / or the home folder (or above it):
+    making those writable would undo the sandbox, so the installs found now are listed instead."""
+    root = fixed_root(app)
+    if root == home or root in home.parents:
+        return [install.root for install in discover_installs((app,))]
+    return [root]
+
+
+def broad_app_roots(config: Config) -> list[str]:
+    """App roots whose future installs need `install-service` again to become writable."""
+    home = Path.home()
+    return [app.root for app in config.apps if (r := fixed_root(app)) == home or r in home.parents]
 
 
 REFERENCE_EXEC = "%h/.local/bin/modelshelf daemon"  # `pip install --user`; install-service writes the real one
@@ -129,8 +144,9 @@ def unit_path() -> Path:
 
 def install_unit(config: Config) -> Path:
     """Write the unit (atomically) and create the folders it names, so the sandbox can bind them."""
-    for p in (config.paths.library.parent, *config.paths.inboxes, config.paths.state_dir):
-        p.mkdir(parents=True, exist_ok=True)
+    apps = [fixed_root(app) for app in config.apps if app.root not in broad_app_roots(config)]
+    for p in (config.paths.library.parent, *config.paths.inboxes, config.paths.state_dir, *apps):
+        p.mkdir(parents=True, exist_ok=True)   # a missing folder would be left out of the sandbox
     target = unit_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, render_unit(config).encode())
