@@ -56,9 +56,10 @@ def test_copy_then_delete_is_fsync_rename_fsync_dir_then_unlink(tmp_path: Path) 
     place = first(e, meta_dir, "renameat2", "/model\"", "lora/unknown/durable\"")
     place_dir = first(e, place, "fsync", "/lora/unknown>")
     verify = first(e, place_dir, "openat", "lora/unknown/durable/durable.safetensors\"")   # read back
-    unlink = first(e, verify, "unlink", "usb/durable.safetensors\"")
+    retire = first(e, verify, "rename", "usb/durable.safetensors\"", "usb/.modelshelf-done-")   # leaves its name
+    unlink = first(e, retire, "unlink", "usb/.modelshelf-done-")
     order = [tmp, fsync_file, rename_file, file_dir, meta_fsync, meta_rename, meta_dir, place, place_dir, verify,
-             unlink]
+             retire, unlink]
     assert order == sorted(order)
     tally.report(f"durability order: open .tmp → fsync → rename → fsync dir → metadata fsync → rename → fsync dir → "
-          f"place → fsync parent → read back → unlink source (events {order})")
+                 f"place → fsync parent → read back → source renamed out → unlink (events {order})")

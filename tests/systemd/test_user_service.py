@@ -209,7 +209,10 @@ def test_reload_watches_a_new_inbox_without_a_restart(manager: UserManager) -> N
     config.write_text(f'[paths]\ninboxes = ["{INBOX}", "{second}"]\n' + CONFIG)
     result = manager.systemctl("reload", "modelshelf")        # RELOADING=1 … READY=1 over NOTIFY_SOCKET
     assert result.returncode == 0, result.stderr
-    assert (manager.show("ActiveState"), manager.show("MainPID")) == ("active", pid)
+    # systemd 252 ends the reload job when ExecReload's kill returns; RELOADING=1 then holds the
+    # unit in "reloading" until the daemon's READY=1.
+    wait_for(lambda: manager.show("ActiveState") == "active", 30, "READY=1 after the reload")
+    assert manager.show("MainPID") == pid
     daemon_lines(manager, "configuration reloaded from")
     digest = drop(manager, "second.safetensors", 4, inbox=second)
     status_lines(manager, "idle · 1 model · inbox empty")
