@@ -38,6 +38,7 @@ PHASES: dict[str, tuple[str, int, str | None]] = {
     "move": ("link", 2, None),                # hardlink of a same-fs move into staging
     "index": ("pwrite64", 3, "models.db-wal"),
     "link": ("symlink", 3, None),             # canary and app links
+    "retire": ("unlink,unlinkat", 3, None),   # deleting: the retired source, staging leftovers
     "random": ("", 0, None),                  # no strace: SIGKILL after a random delay
 }
 
