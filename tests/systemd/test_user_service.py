@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +35,17 @@ status_interval = 0.2
 [[apps]]
 root = "~/comfy/*"
 """
-IMPORT_MB = 1200      # long enough (about a second of hashing here) to watch and to stop mid-import
+def import_megabytes(seconds: float = 1.5) -> int:
+    """A model size whose import (bound by SHA-256 here) lasts about `seconds` on this machine:
+    long enough to watch and to stop mid-import, on a fast machine too (within the 2 GB /home)."""
+    block = bytes(64 << 20)
+    started = time.perf_counter()
+    hashlib.sha256(block).digest()
+    mb_per_s = 64 / (time.perf_counter() - started)
+    return max(400, min(1800, int(mb_per_s * seconds)))
+
+
+IMPORT_MB = import_megabytes()
 CHECKOUT_DROP_IN = """\
 [Service]
 Environment=PYTHONPATH=/srv/modelshelf/daemon HF_HUB_OFFLINE=1
