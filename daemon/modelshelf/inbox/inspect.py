@@ -31,7 +31,7 @@ def signature_of(path: Path, ignore: IgnoreRules) -> Signature | None:
             newest = max(newest, s.st_mtime_ns)
             if not stat.S_ISDIR(s.st_mode):
                 size, files = size + s.st_size, files + 1
-                partial += ignore.name_ignored(name)
+                partial += ignore.partial_inside(name)
     return Signature(size, newest, files, partial, is_folder=True)
 
 
