@@ -102,6 +102,18 @@ def test_a_moved_folder_with_unsafe_names_leaves_the_inbox(shelf: Shelf, tmp_pat
     assert (shelf.library.root / result.path / "notes_ _v2__.txt").is_file()
 
 
+def test_folder_names_that_become_the_same_stay_two_files(shelf: Shelf, tmp_path: Path) -> None:
+    src = write_diffusers(tmp_path / "inbox" / "pipe")
+    (src / "notes:v1.txt").write_text("first")
+    (src / "notes_v1.txt").write_text("second")
+    (src / "NOTES_V1.txt").write_text("third")          # the same name on an NTFS library
+    result = run(shelf, src, ImportMode.MOVE)
+    folder = shelf.library.root / result.path
+    texts = sorted(p.read_text() for p in folder.iterdir() if p.name.lower().startswith("notes_v1"))
+    assert texts == ["first", "second", "third"]
+    assert result.source_removed and not src.exists()       # all read, so the source could go
+
+
 def test_duplicate_is_not_stored_twice(shelf: Shelf, tmp_path: Path) -> None:
     src = write_safetensors(tmp_path / "a.safetensors", "vae_flux")
     first = run(shelf, src)

@@ -33,8 +33,8 @@ PHASES: dict[str, tuple[str, int, str | None]] = {
     "copy": ("pwrite64", 6, None),            # the writer thread's O_DIRECT writes
     "hash": ("preadv2", 8, None),             # the reader (copy and hash-in-place)
     "fsync": ("fsync", 6, None),              # file, folder and metadata.json fsyncs
-    "metadata": ("rename", 3, None),          # .tmp -> name in staging, metadata.json replace
-    "place": ("renameat2", 1, None),          # the one rename that puts a model in place
+    "metadata": ("rename", 3, None),          # journals and metadata.json replace in staging
+    "place": ("renameat2", 3, None),          # a copied .tmp to its name, the model folder into place
     "move": ("link", 2, None),                # hardlink of a same-fs move into staging
     "index": ("pwrite64", 3, "models.db-wal"),
     "link": ("symlink", 3, None),             # canary and app links

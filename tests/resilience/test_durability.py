@@ -48,7 +48,7 @@ def test_copy_then_delete_is_fsync_rename_fsync_dir_then_unlink(tmp_path: Path) 
     e = events(log)
     tmp = first(e, -1, "openat", "durable.safetensors.tmp", "O_CREAT")
     fsync_file = first(e, tmp, "fsync", "durable.safetensors.tmp>")
-    rename_file = first(e, fsync_file, "rename", "durable.safetensors.tmp\"", "/model/durable.safetensors\"")
+    rename_file = first(e, fsync_file, "renameat2", "durable.safetensors.tmp\"", "/model/durable.safetensors\"")
     file_dir = first(e, rename_file, "fsync", "/model>")
     meta_fsync = first(e, file_dir, "fsync", ".metadata.json.", ".tmp>")
     meta_rename = first(e, meta_fsync, "rename", ".metadata.json.", "/model/metadata.json\"")
@@ -57,9 +57,10 @@ def test_copy_then_delete_is_fsync_rename_fsync_dir_then_unlink(tmp_path: Path) 
     place_dir = first(e, place, "fsync", "/lora/unknown>")
     verify = first(e, place_dir, "openat", "lora/unknown/durable/durable.safetensors\"")   # read back
     retire = first(e, verify, "rename", "usb/durable.safetensors\"", "usb/.modelshelf-done-")   # leaves its name
-    unlink = first(e, retire, "unlink", "usb/.modelshelf-done-")
+    passed = first(e, retire, "rename", "usb/.modelshelf-done-", "usb/.modelshelf-gone-")   # checked: it is ours
+    unlink = first(e, passed, "unlink", "usb/.modelshelf-gone-")
     order = [tmp, fsync_file, rename_file, file_dir, meta_fsync, meta_rename, meta_dir, place, place_dir, verify,
-             retire, unlink]
+             retire, passed, unlink]
     assert order == sorted(order)
     tally.report(f"durability order: open .tmp → fsync → rename → fsync dir → metadata fsync → rename → fsync dir → "
-                 f"place → fsync parent → read back → source renamed out → unlink (events {order})")
+                 f"place → fsync parent → read back → source renamed out → checked → unlink (events {order})")

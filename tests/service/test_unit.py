@@ -72,11 +72,11 @@ def test_an_app_root_reaching_the_home_folder_lists_its_installs_instead(isolate
         (home / f"comfy-{version}/models").mkdir(parents=True)
     config = Config(paths=PathsConfig(library=home / "models/library", inboxes=(home / "models/inbox",),
                                       state_dir=home / ".local/state/modelshelf"),
-                    apps=(AppConfig(root="~/comfy-*"), AppConfig(root="/*/ComfyUI")))
+                    apps=(AppConfig(root="~/comfy-*"), AppConfig(root="/*/ComfyUI"), AppConfig(root="/mnt/*/ComfyUI")))
     paths = writable_paths(config)
-    assert home not in paths and Path("/") not in paths       # never the whole home or system
+    assert home not in paths and Path("/") not in paths and Path("/mnt") not in paths   # never so wide
     assert paths[-2:] == [home / "comfy-a", home / "comfy-b"]
-    assert broad_app_roots(config) == ["~/comfy-*", "/*/ComfyUI"]
+    assert broad_app_roots(config) == ["~/comfy-*", "/*/ComfyUI", "/mnt/*/ComfyUI"]
 
 
 def test_install_service_writes_the_unit(isolated_home: Path) -> None:

@@ -10,11 +10,11 @@ from .importer import (
     settings_from_config,
 )
 from .plan import find_importables
-from .retire import clean_done_folders
+from .retire import recover_retired
 from .sinks import FileDigest
 from .staging import RecoveryReport, recover_staging
 from .transfer import StreamSettings, hash_file
 
 __all__ = ["FileDigest", "ImportJob", "ImportOutcome", "ImportProgress", "ImportResult", "Importer",
-           "ProgressListener", "RecoveryReport", "StreamSettings", "clean_done_folders", "find_importables",
-           "hash_file", "recover_staging", "settings_from_config"]
+           "ProgressListener", "RecoveryReport", "StreamSettings", "find_importables",
+           "hash_file", "recover_retired", "recover_staging", "settings_from_config"]

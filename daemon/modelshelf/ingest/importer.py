@@ -42,7 +42,7 @@ from ..library.metadata import (
 )
 from ..library.root import Library
 from .plan import ImportPlan, PlannedFile, plan_import
-from .retire import file_key, retire_source
+from .retire import Retired, file_key, retire_source
 from .sinks import FileDigest
 from .staging import StagedJob, restore_sources, stage_job
 from .transfer import StreamSettings, TransferMethod, Transferred, copy_file, hash_file, link_file
@@ -84,6 +84,7 @@ class ImportResult:
     method: str                # how the bytes arrived: copy, clone, link, rename
     seconds: float
     source_removed: bool
+    source_changed: bool = False   # it changed under the import: put back to arrive again
 
 
 ProgressListener = Callable[[ImportProgress], None]
@@ -173,7 +174,7 @@ class Importer:
                 return Transferred(digest, method, file_key(os.lstat(dest)))   # the source's own inode
         tmp = dest.with_name(dest.name + ".tmp")
         moved = copy_file(f.source, tmp, self.settings, lambda n: progress("copying", n), self._cancel)
-        os.rename(tmp, dest)
+        rename_noreplace(tmp, dest)            # never over another file of the same model
         return moved
 
     def _progress_for(self, job: ImportJob, total: int, base: int) -> Callable[[str, int], None]:
@@ -215,10 +216,10 @@ class Importer:
                 return self._duplicate(job, plan, arrived, dup, content_b3, started)
             self._count_import()
         log.info("imported %s as %s (%s/%s, %s)", job.source, rel, meta.model_type, meta.family, method)
-        removed = self._remove_sources(job, plan, arrived, final)
+        fate = self._remove_sources(job, plan, arrived, final)
         return ImportResult(job.job_id, job.source, ImportOutcome.IMPORTED, meta.model_id, rel,
                             meta.model_type, meta.family, meta.size_bytes, method.value,
-                            time.monotonic() - started, removed)
+                            time.monotonic() - started, fate is Retired.REMOVED, fate is Retired.CHANGED)
 
     def _metadata(self, job: ImportJob, plan: ImportPlan, digests: dict[str, FileDigest],
                   content_b3: str, content_sha: str, method: TransferMethod) -> ModelMetadata:
@@ -257,13 +258,14 @@ class Importer:
 
     def _duplicate(self, job: ImportJob, plan: ImportPlan, arrived: dict[str, Transferred],
                    dup: _DuplicateFound, content_b3: str, started: float) -> ImportResult:
-        removed = False
+        fate = None
         if job.mode is ImportMode.MOVE:  # the content is verified equal: the source can go
             existing = self.library.root / dup.path
-            removed = self._remove_sources(job, plan, arrived, existing, verify=False)
+            fate = self._remove_sources(job, plan, arrived, existing, verify=False)
         log.info("%s is a duplicate of %s (%s): not stored again", job.source, dup.path, dup.model_id)
         return ImportResult(job.job_id, job.source, ImportOutcome.DUPLICATE, dup.model_id, dup.path,
-                            "", "", plan.total_bytes, "none", time.monotonic() - started, removed)
+                            "", "", plan.total_bytes, "none", time.monotonic() - started,
+                            fate is Retired.REMOVED, fate is Retired.CHANGED)
 
     def _count_import(self) -> None:
         self._since_checkpoint += 1
@@ -282,16 +284,23 @@ class Importer:
 
     # -- after the commit ---------------------------------------------------------------------
     def _remove_sources(self, job: ImportJob, plan: ImportPlan, arrived: dict[str, Transferred],
-                        final: Path, verify: bool = True) -> bool:
+                        final: Path, verify: bool = True) -> Retired | None:
+        """After the commit: the model is in the library whatever happens here, so a source that
+        cannot be removed is kept and reported, never an import failure. None: nothing to remove."""
         if job.mode is not ImportMode.MOVE or self.library.contains(job.source):
-            return False
+            return None
         if verify:
             self._verify_copies(job, plan, arrived, final)
         read = {_name_in_source(plan, f): t.source for f in plan.files
                 if (t := arrived[f.name]).method is not TransferMethod.RENAME}  # renamed: already gone
         if not read and not plan.is_folder:
-            return True
-        return retire_source(plan.source, job.job_id, read, plan.is_folder)
+            return Retired.REMOVED
+        try:
+            return retire_source(plan.source, job.job_id, read, plan.is_folder)
+        except OSError as e:
+            log.error("imported %s, but could not remove it from the inbox (%s); it stays there",
+                      readable_path(plan.source), e)
+            return None
 
     def _verify_copies(self, job: ImportJob, plan: ImportPlan, arrived: dict[str, Transferred],
                        final: Path) -> None:

@@ -73,11 +73,23 @@ def plan_import(source: Path, *, follow_symlinks: bool) -> ImportPlan:
     return ImportPlan(source, False, (PlannedFile(safe_name(source.name), source, st.st_size),), probe)
 
 
+def _unique(rel: PurePosixPath, taken: set[str]) -> str:
+    """Two names made safe the same way ("a:b", "a_b"), or differing only in case (the library
+    may be on NTFS), get " (2)", " (3)"… so that no file of the model overwrites another."""
+    name, n = rel.as_posix(), 2
+    while name.casefold() in taken:
+        name = rel.with_name(f"{rel.stem} ({n}){rel.suffix}").as_posix()
+        n += 1
+    taken.add(name.casefold())
+    return name
+
+
 def _plan_folder(folder: Path, follow_symlinks: bool) -> ImportPlan:
     if not is_folder_model(folder):
         raise NotAModelError(folder, "a folder is imported as one model only when it holds a "
                              "model_index.json or config.json (diffusers/transformers layout)")
     files: list[PlannedFile] = []
+    taken: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames.sort()
         for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
@@ -93,7 +105,7 @@ def _plan_folder(folder: Path, follow_symlinks: bool) -> ImportPlan:
             if is_model_file(path):
                 probe_file(path)  # a truncated shard must stop the whole import
             rel = PurePosixPath(*(safe_name(p) for p in path.relative_to(folder).parts))
-            files.append(PlannedFile(rel.as_posix(), path, st.st_size))
+            files.append(PlannedFile(_unique(rel, taken), path, st.st_size))
     if not any(is_model_file(f.source) for f in files):
         raise NotAModelError(folder, "the folder holds no model files (.safetensors, .bin, ...)")
     return ImportPlan(folder, True, tuple(files), probe_folder(folder))

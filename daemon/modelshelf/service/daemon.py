@@ -25,7 +25,7 @@ from ..hub import LookupWorker
 from ..hub.setup import build_hub_client
 from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
 from ..inbox.failed import changed_under_import, move_to_failed, waits_for_library
-from ..ingest import ImportJob, clean_done_folders, find_importables
+from ..ingest import ImportJob, find_importables, recover_retired
 from ..shelf import Shelf
 from .methods import build_methods
 from .notify import Notifier, WatchdogPinger, watchdog_interval
@@ -117,7 +117,7 @@ class Daemon:
             if result.outcome == "imported":
                 self.link(result.model_id)
                 self.lookups.submit(result.model_id)   # after the import: it never waits for the network
-            again = item.inbox is not None and os.path.lexists(job.source)   # put back: see retire.py
+            again = result.source_changed            # put back by retire.py: it arrives again
         finally:
             if item.inbox is not None:
                 self.watcher.done(job.source, again)
@@ -204,8 +204,9 @@ class Daemon:
 
     def _start(self) -> None:
         for inbox in self.config.paths.inboxes:
-            if inbox.is_dir() and (n := clean_done_folders(inbox)):
-                log.info("removed %d moved-out folders left in %s by an interrupted run", n, inbox)
+            if inbox.is_dir() and any(counts := recover_retired(inbox)):
+                log.info("an interrupted run left imported sources in %s: %d put back to be checked again, "
+                         "%d deleted", inbox, *counts)
         self.rpc.start()
         self.lookups.start()
         self.lookups.submit_pending()       # what was still pending when the daemon last stopped

@@ -12,6 +12,7 @@ Hardening that still lets the daemon work (checked on systemd 252, see the tests
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -100,16 +101,20 @@ def writable_paths(config: Config) -> list[Path]:
 def _app_paths(app: AppConfig, home: Path) -> list[Path]:
     """An app root up to its first wildcard, unless that is / or the home folder (or above it):
     making those writable would undo the sandbox, so the installs found now are listed instead."""
-    root = fixed_root(app)
-    if root == home or root in home.parents:
+    if _too_broad(fixed_root(app), home):
         return [install.root for install in discover_installs((app,))]
-    return [root]
+    return [fixed_root(app)]
+
+
+def _too_broad(root: Path, home: Path) -> bool:
+    """/, a top-level folder such as /mnt or /opt, the home folder or one of its parents."""
+    return len(root.parts) <= 2 or root == home or root in home.parents
 
 
 def broad_app_roots(config: Config) -> list[str]:
     """App roots whose future installs need `install-service` again to become writable."""
     home = Path.home()
-    return [app.root for app in config.apps if (r := fixed_root(app)) == home or r in home.parents]
+    return [app.root for app in config.apps if _too_broad(fixed_root(app), home)]
 
 
 REFERENCE_EXEC = "%h/.local/bin/modelshelf daemon"  # `pip install --user`; install-service writes the real one
@@ -144,9 +149,12 @@ def unit_path() -> Path:
 
 def install_unit(config: Config) -> Path:
     """Write the unit (atomically) and create the folders it names, so the sandbox can bind them."""
-    apps = [fixed_root(app) for app in config.apps if app.root not in broad_app_roots(config)]
-    for p in (config.paths.library.parent, *config.paths.inboxes, config.paths.state_dir, *apps):
+    for p in (config.paths.library.parent, *config.paths.inboxes, config.paths.state_dir):
         p.mkdir(parents=True, exist_ok=True)   # a missing folder would be left out of the sandbox
+    for app in config.apps:                     # where installs will appear; an unmounted drive may refuse
+        if app.root not in broad_app_roots(config):
+            with contextlib.suppress(OSError):
+                fixed_root(app).mkdir(parents=True, exist_ok=True)
     target = unit_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, render_unit(config).encode())
