@@ -54,3 +54,25 @@ def test_injected_fault(tmp_path: Path, isolated_home: Path, name: str, strace_a
     assert files_under(library) == EMPTY_LIBRARY                # no .tmp, no staging, no model
     assert json.loads(cli("list", "--json").stdout) == []
     assert cli("import", "--copy", str(src)).returncode == 0   # and the next try just works
+
+
+@pytest.mark.fault
+def test_a_source_that_cannot_leave_after_the_commit_stays_and_the_import_stands(tmp_path: Path,
+                                                                                 isolated_home: Path) -> None:
+    """After the commit the model is in the library whatever happens: EACCES renaming the source
+    out of its name is reported, the source stays, and the import is not called a failure."""
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed (apt-get install strace)")
+    (tmp_path / "inbox").mkdir()
+    src = write_big_safetensors(tmp_path / "inbox" / "kept.safetensors", 4)
+    before = digests(src)
+    log = tmp_path / "strace.log"
+    strace = ["strace", "-f", "-qq", "-o", str(log), "-P", str(src), "-e", "trace=rename",
+              "-e", "inject=rename:error=EACCES"]
+    proc = cli("import", "--move", str(src), prefix=strace)
+    assert log.read_text().count("INJECTED") == 1
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "could not remove it from the inbox" in proc.stderr and "Permission denied" in proc.stderr
+    assert digests(src) == before and [p.name for p in src.parent.iterdir()] == [src.name]
+    [model] = json.loads(cli("list", "--json").stdout)
+    assert model["sha256"] == before[1]
