@@ -119,6 +119,7 @@ def test_an_entry_that_changed_under_its_import_arrives_again_once_quiet() -> No
     w.set("a.pt", 9)                                   # still growing when the import gives up
     w.tracker.done(INBOX / "a.pt", again_at=w.now)
     assert w.ready_after(QUIET / 2) == []              # not before it has been quiet again
+    w.set("b.pt", 5)
     w.tracker.done(INBOX / "b.pt")                     # a plain done offers nothing
     assert w.ready_after(QUIET + 1) == [INBOX / "a.pt"]
 
@@ -154,9 +155,11 @@ def test_deleted_before_ready_is_forgotten_and_failed_folder_ignored() -> None:
     w.event("gone.gguf", E.CREATED)
     w.event("gone.gguf", E.DELETED)
     del w.files[INBOX / "gone.gguf"]
-    w.set("failed/x.gguf", 5)
+    assert w.tracker.pending == 0
+    w.set("failed", 5, files=1, is_folder=True)        # a stat exists: only the rule keeps it out
     w.event("failed/x.gguf", E.CREATED)
-    assert w.ready_after(QUIET * 2) == [] and w.tracker.pending == 0
+    assert w.tracker.pending == 0
+    assert w.ready_after(QUIET * 2) == []
 
 
 def test_lost_close_event_does_not_block_forever() -> None:

@@ -37,7 +37,7 @@ def test_rebuild_equals_incremental_row_for_row(shelf: Shelf, tmp_path: Path) ->
     fresh.close()
 
 
-@pytest.mark.bad_input(6)
+@pytest.mark.bad_input(5 + (os.geteuid() != 0))   # root reads a chmod 0 file anyway
 def test_scan_warns_and_carries_on(shelf: Shelf, tmp_path: Path) -> None:
     ids = fill(shelf, tmp_path)
     root = shelf.library.root

@@ -147,8 +147,8 @@ def test_sigterm_mid_import_keeps_the_source(tmp_path: Path) -> None:
         d.config.write_text(d.config.read_text().replace("drain_seconds = 10", "drain_seconds = 0"))
         d.start()
         big = write_big_safetensors(tmp_path / "big.safetensors", 600)
-        before = digests(big)
-        threading.Thread(target=d.cli, args=("import", "--copy", str(big)), daemon=True).start()
+        before = digests(big)       # a move: cancelled midway, the source must still be whole
+        threading.Thread(target=d.cli, args=("import", "--move", str(big)), daemon=True).start()
         wait_for(lambda: any(j["done_bytes"] > 0 for j in d.call("jobs")["running"]), 30, "the copy to start")
         assert d.stop(signal.SIGTERM) == 0
         assert "cancelling them (sources stay in place)" in d.logs()
