@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from modelshelf.links import LinkKind, actions
 from modelshelf.shelf import Shelf
 
@@ -25,7 +27,7 @@ def test_install_on_another_filesystem_gets_absolute_symlinks(tmp_path: Path) ->
             assert {(r.kind, r.external) for r in shelf.registry.all()} == {(LinkKind.ABSOLUTE, True)}
 
 
-def test_ntfs_gets_hardlinks(tmp_path: Path) -> None:
+def test_ntfs_gets_hardlinks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with loop_fs("ntfs", tmp_path, tmp_path / "ntfs") as ntfs:
         install = comfy(ntfs / "ComfyUI", OLDER)
         with Shelf(link_config(tmp_path, install, library=ntfs / "library"), writer=True) as shelf:
@@ -36,6 +38,7 @@ def test_ntfs_gets_hardlinks(tmp_path: Path) -> None:
             assert not link.is_symlink() and os.stat(link).st_ino == os.stat(stored).st_ino
             assert {r.kind for r in shelf.registry.all()} == {LinkKind.HARDLINK}
             assert actions.health(shelf)["status"] == "healthy"
+    assert "NTFS: symlinks made here may not work from Windows" in caplog.text   # told once per folder
 
 
 def test_read_only_app_mount_is_a_clear_error(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..config import AppConfig, LinkPolicy
 from ..fs.checks import fs_facts
+from ..fs.mounts import mount_of
 from ..index import IndexedModel, ModelIndex
 from ..library import Library
 from .apps import AppInstall, discover_installs
@@ -81,7 +82,8 @@ class Linker:
         known = self.registry.installs()
         for install in installs:
             if str(install.root) not in known:
-                self.registry.add_install(install.root, fs_facts(install.root).mount_point)
+                mount = mount_of(install.root)   # only where it lives: offline drives are told apart by it
+                self.registry.add_install(install.root, mount.mount_point if mount else "")
         return installs
 
     # -- syncing --------------------------------------------------------------------------------
@@ -166,6 +168,8 @@ class Linker:
         if facts.read_only or not facts.writable:
             raise LinkError(errno.EROFS if facts.read_only else errno.EACCES,
                             f"{folder} is {'on a read-only mount' if facts.read_only else 'not writable'}")
+        for warning in facts.warnings:       # once per target folder: NTFS, network, sandbox
+            log.warning("linking into %s: %s", folder, warning)
         same_fs = os.stat(folder).st_dev == os.stat(source).st_dev
         if policy is LinkPolicy.HARDLINK or (policy is LinkPolicy.AUTO and facts.is_ntfs):
             if same_fs:
