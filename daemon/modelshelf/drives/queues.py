@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .detect import Drive
@@ -24,7 +24,6 @@ T = TypeVar("T")
 class Queued(Generic[T]):
     item: T
     drives: tuple[Drive, ...]
-    queued_at: float = field(default_factory=time.monotonic)
 
 
 class DriveQueues(Generic[T]):

@@ -34,10 +34,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 class StrictTransport(httpx2.BaseTransport):
-    def __init__(self, timeout: float, on_response: Callable[[int], None] | None = None) -> None:
+    def __init__(self, timeout: float) -> None:
         self._inner = httpx2.HTTPTransport()
         self._timeout = {"connect": min(timeout, 5.0), "read": timeout, "write": timeout, "pool": timeout}
-        self._on_response = on_response
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.extensions["timeout"] = dict(self._timeout)
@@ -47,8 +46,6 @@ class StrictTransport(httpx2.BaseTransport):
             raise HubUnavailableError(f"no answer within {self._timeout['read']:.0f} s ({type(e).__name__})") from None
         except httpx2.TransportError as e:
             raise HubUnavailableError(f"cannot connect ({e})") from None
-        if self._on_response is not None:
-            self._on_response(response.status_code)
         if response.status_code == 429:
             retry = parse_retry_after(response.headers.get("Retry-After"))
             response.close()
@@ -62,10 +59,10 @@ class StrictTransport(httpx2.BaseTransport):
         self._inner.close()
 
 
-def client_factory(timeout: float, on_response: Callable[[int], None] | None = None) -> Callable[[], httpx2.Client]:
+def client_factory(timeout: float) -> Callable[[], httpx2.Client]:
     from huggingface_hub.utils._http import hf_request_event_hook
 
     def factory() -> httpx2.Client:
-        return httpx2.Client(transport=StrictTransport(timeout, on_response), follow_redirects=True,
+        return httpx2.Client(transport=StrictTransport(timeout), follow_redirects=True,
                              event_hooks={"request": [hf_request_event_hook]})
     return factory

@@ -185,6 +185,3 @@ class ArrivalTracker:
     @property
     def pending(self) -> int:
         return len(self._candidates)
-
-    def waiting(self) -> list[Path]:
-        return sorted(self._candidates)

@@ -26,7 +26,7 @@ import blake3
 
 from ..classify import Probe
 from ..config import ImportConfig, ImportMode
-from ..errors import ImportFailedError, ModelshelfError, SourceChangedError
+from ..errors import ImportFailedError, ModelshelfError
 from ..fs.durable import fsync_dir
 from ..fs.linux import rename_noreplace
 from ..index.db import ModelIndex
@@ -143,7 +143,7 @@ class Importer:
             for source, problem in restore_sources(staged, origins):
                 log.error("import %s: %s", job.job_id, problem or f"returned {source}")
             staged.discard()
-            if isinstance(e, ModelshelfError) or not isinstance(e, (OSError, SourceChangedError)):
+            if isinstance(e, ModelshelfError) or not isinstance(e, OSError):   # SourceChangedError is one
                 raise
             raise ImportFailedError(job.source, "importing", e) from e
         staged.discard()
@@ -198,8 +198,6 @@ class Importer:
         method = next(iter(methods)) if len(methods) == 1 else TransferMethod.COPY
         for folder in sorted({(staged.payload / name).parent for name in arrived}, reverse=True):
             fsync_dir(folder)  # every new name, in subfolders too, is durable before the commit
-        if plan.is_folder:
-            fsync_dir(staged.payload)
         with self._commit_lock:
             try:
                 existing = self.index.by_blake3(content_b3)
@@ -213,7 +211,7 @@ class Importer:
             except _DuplicateFound as dup:
                 if dup.unindexed is not None:   # on disk but not in the index (a crash before its commit)
                     self.index.upsert(dup.unindexed, dup.path)
-                return self._duplicate(job, plan, arrived, dup, content_b3, started)
+                return self._duplicate(job, plan, arrived, dup, started)
             self._count_import()
         log.info("imported %s as %s (%s/%s, %s)", job.source, rel, meta.model_type, meta.family, method)
         fate = self._remove_sources(job, plan, arrived, final)
@@ -257,7 +255,7 @@ class Importer:
         raise ImportFailedError(staged.folder, "placing", f"both {base} and its hashed name are taken")
 
     def _duplicate(self, job: ImportJob, plan: ImportPlan, arrived: dict[str, Transferred],
-                   dup: _DuplicateFound, content_b3: str, started: float) -> ImportResult:
+                   dup: _DuplicateFound, started: float) -> ImportResult:
         fate = None
         if job.mode is ImportMode.MOVE:  # the content is verified equal: the source can go
             existing = self.library.root / dup.path
