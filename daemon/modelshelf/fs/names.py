@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
+from pathlib import PurePath
 
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -32,3 +35,12 @@ def _shorten(name: str) -> str:
     suffix = f".{ext}" if ext else ""
     budget = MAX_NAME_BYTES - len(suffix.encode())
     return stem.encode()[:budget].decode("utf-8", "ignore").rstrip(". ") + suffix
+
+
+def numbered(path: PurePath, keep_suffix: bool = True) -> Iterator[PurePath]:
+    """path, then "name (2).ext", "name (3).ext"…: the names to try when path is taken (a folder's
+    name is numbered whole: keep_suffix=False)."""
+    stem, suffix = (path.stem, path.suffix) if keep_suffix else (path.name, "")
+    yield path
+    for n in itertools.count(2):
+        yield path.with_name(f"{stem} ({n}){suffix}")

@@ -17,6 +17,7 @@ from ..errors import (
     TruncatedModelError,
 )
 from ..fs.durable import atomic_write_bytes, fsync_dir
+from ..fs.names import numbered
 from .ignore import FAILED_FOLDER
 
 _LIBRARY_CANNOT_TAKE_IT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
@@ -54,11 +55,8 @@ def move_to_failed(source: Path, inbox: Path, error: ModelshelfError | str) -> P
     """Move source into inbox/failed/ (never overwriting) and write <name>.error.txt beside it."""
     folder = inbox / FAILED_FOLDER
     folder.mkdir(exist_ok=True)
-    target = folder / source.name
-    n = 2
-    while os.path.lexists(target) or os.path.lexists(f"{target}.error.txt"):
-        target = folder / f"{source.stem} ({n}){source.suffix}"
-        n += 1
+    target = next(t for t in numbered(folder / source.name)
+                  if not os.path.lexists(t) and not os.path.lexists(f"{t}.error.txt"))
     os.rename(source, target)
     fsync_dir(folder)
     when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

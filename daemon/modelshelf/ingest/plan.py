@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from ..classify import Probe, is_folder_model, is_model_file, probe_file, probe_folder
 from ..errors import ImportFailedError, NotAModelError
-from ..fs.names import safe_name
+from ..fs.names import numbered, safe_name
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,7 @@ def plan_import(source: Path, *, follow_symlinks: bool) -> ImportPlan:
 def _unique(rel: PurePosixPath, taken: set[str]) -> str:
     """Two names made safe the same way ("a:b", "a_b"), or differing only in case (the library
     may be on NTFS), get " (2)", " (3)"… so that no file of the model overwrites another."""
-    name, n = rel.as_posix(), 2
-    while name.casefold() in taken:
-        name = rel.with_name(f"{rel.stem} ({n}){rel.suffix}").as_posix()
-        n += 1
+    name = next(n.as_posix() for n in numbered(rel) if n.as_posix().casefold() not in taken)
     taken.add(name.casefold())
     return name
 

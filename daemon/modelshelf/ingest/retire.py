@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..fs.durable import fsync_dir
 from ..fs.linux import rename_noreplace
+from ..fs.names import numbered
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +93,14 @@ def _folder_keys(folder: Path) -> dict[str, FileKey]:
 
 def _put_back(done: Path, source: Path) -> Path:
     """Rename done back to the source's name, or beside it if a new entry took that name."""
-    stem, suffix = (source.name, "") if done.is_dir() else (source.stem, source.suffix)
-    candidates = [source] + [source.with_name(f"{stem} ({n}){suffix}") for n in range(2, 1000)]
-    for candidate in candidates:
+    for candidate in numbered(source, keep_suffix=not done.is_dir()):
         try:
             rename_noreplace(done, candidate)
         except FileExistsError:
             continue
         fsync_dir(source.parent)
-        return candidate
-    raise FileExistsError(f"no free name beside {source} to put it back under; it is kept as {done}")
+        return Path(candidate)
+    raise AssertionError("numbered() never ends")
 
 
 def _delete(path: Path) -> None:
