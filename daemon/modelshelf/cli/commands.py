@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Config, ImportMode
@@ -75,23 +76,18 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_rebuild_index(args: argparse.Namespace, config: Config) -> int:
-    summary = remote.try_ask(config, "rebuild-index")
-    if summary is None:
-        with Shelf(config, writer=True, purpose="rebuild-index") as shelf:
-            summary = rebuild_summary(shelf.library, shelf.index)
+    summary = _maintenance(config, "rebuild-index", {}, lambda s: rebuild_summary(s.library, s.index))
     print(render.to_json(summary) if args.json else render.rebuild_summary(summary))
     return 0
 
 
 def cmd_checkpoint(args: argparse.Namespace, config: Config) -> int:
-    done = remote.try_ask(config, "checkpoint")
-    if done is not None:
-        pages, moved = done["wal_pages"], done["checkpointed"]
-    else:
-        with Shelf(config, writer=True, purpose="checkpoint") as shelf:
-            pages, moved = shelf.index.checkpoint()
-    print(render.to_json({"wal_pages": pages, "checkpointed": moved}) if args.json
-          else f"checkpointed {moved} of {pages} WAL pages into {config.index_path}")
+    def local(shelf: Shelf) -> dict:
+        pages, moved = shelf.index.checkpoint()
+        return {"wal_pages": pages, "checkpointed": moved}
+    done = _maintenance(config, "checkpoint", {}, local)
+    print(render.to_json(done) if args.json
+          else f"checkpointed {done['checkpointed']} of {done['wal_pages']} WAL pages into {config.index_path}")
     return 0
 
 
@@ -166,7 +162,7 @@ def cmd_retry_lookups(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _maintenance(config: Config, method: str, params: dict, local) -> dict:
+def _maintenance(config: Config, method: str, params: dict, local: Callable[[Shelf], dict]) -> dict:
     """Through the daemon when it runs, else directly on the library (holding the writer lock)."""
     result = remote.try_ask(config, method, params)
     if result is None:
