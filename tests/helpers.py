@@ -13,6 +13,12 @@ def digests(path: Path) -> tuple[str, str]:
     return blake3.blake3(data).hexdigest(), hashlib.sha256(data).hexdigest()
 
 
+def sha256(path: Path) -> str:
+    """SHA-256 of a file of any size, streamed (digests() reads the whole file: small ones only)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
     """Poll condition until it is truthy; fail after timeout (never a bare sleep)."""
     deadline = time.monotonic() + timeout

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,8 +59,8 @@ def test_loop_device_resolves_to_its_backing_files_drive(tmp_path: Path, kind: s
         assert (drive.id, drive.kind) == (backing.id, backing.kind), drive.reason
 
 
-def _drive(name: str, kind: DriveKind) -> Drive:
-    return Drive(name, kind, True, "test")
+SSD = Drive("nvme0n1", DriveKind.SSD, True, "test")
+HDD = Drive("sda", DriveKind.HDD, True, "test")
 
 
 class Recorder:
@@ -79,42 +81,39 @@ class Recorder:
             self.running.discard(name)
 
 
-def test_ssd_runs_two_hdd_one_and_jobs_hold_both_drives() -> None:
-    ssd, hdd = _drive("nvme0n1", DriveKind.SSD), _drive("sda", DriveKind.HDD)
+@contextlib.contextmanager
+def running_queues(workers: int) -> Iterator[tuple[DriveQueues[str], Recorder]]:
+    """Queues whose jobs block until released; every job is released and the queues stopped after."""
     rec = Recorder()
-    queues: DriveQueues[str] = DriveQueues(rec.run, workers=4)
+    queues: DriveQueues[str] = DriveQueues(rec.run, workers=workers)
     queues.start()
     try:
-        queues.submit("a", (ssd,))
-        queues.submit("b", (ssd,))
-        queues.submit("c", (ssd,))          # a third SSD job waits for a slot
-        queues.submit("d", (hdd, ssd))      # needs the HDD and an SSD slot
+        yield queues, rec
+    finally:
+        for e in rec.release.values():
+            e.set()
+        assert queues.stop(5)
+
+
+def test_ssd_runs_two_hdd_one_and_jobs_hold_both_drives() -> None:
+    with running_queues(workers=4) as (queues, rec):
+        queues.submit("a", (SSD,))
+        queues.submit("b", (SSD,))
+        queues.submit("c", (SSD,))          # a third SSD job waits for a slot
+        queues.submit("d", (HDD, SSD))      # needs the HDD and an SSD slot
         wait_for(lambda: rec.running == {"a", "b"}, 5, "two SSD jobs running")
         assert len(queues.snapshot()[0]) == 2
         rec.release["a"].set()
         wait_for(lambda: len(rec.running) == 2 and "a" not in rec.running, 5, "the next job")
-        rec.release["b"].set()
-        rec.release["c"].set()
-        rec.release["d"].set()
+        for name in "bcd":
+            rec.release[name].set()
         wait_for(lambda: not any(queues.snapshot()), 5, "all jobs done")
         assert all(len(s & {"a", "b", "c", "d"}) <= 2 for s in rec.together)
-    finally:
-        for e in rec.release.values():
-            e.set()
-        assert queues.stop(5)
 
 
 def test_hdd_job_does_not_block_ssd_jobs_behind_it() -> None:
-    ssd, hdd = _drive("nvme0n1", DriveKind.SSD), _drive("sda", DriveKind.HDD)
-    rec = Recorder()
-    queues: DriveQueues[str] = DriveQueues(rec.run, workers=3)
-    queues.start()
-    try:
-        queues.submit("a", (hdd,))
-        queues.submit("b", (hdd,))          # waits for the HDD
-        queues.submit("c", (ssd,))          # must not wait behind b
+    with running_queues(workers=3) as (queues, rec):
+        queues.submit("a", (HDD,))
+        queues.submit("b", (HDD,))          # waits for the HDD
+        queues.submit("c", (SSD,))          # must not wait behind b
         wait_for(lambda: rec.running == {"a", "c"}, 5, "the SSD job to pass the waiting HDD job")
-    finally:
-        for e in rec.release.values():
-            e.set()
-        assert queues.stop(5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,13 +9,7 @@ from pathlib import Path
 from modelshelf.index import ModelIndex
 from modelshelf.links import LinkRegistry
 
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+from ..helpers import sha256
 
 
 @dataclass(frozen=True)

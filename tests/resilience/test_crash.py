@@ -19,12 +19,12 @@ from modelshelf.index import ModelIndex, rebuild_index
 from modelshelf.library import open_library
 
 from .. import tally
-from ..helpers import wait_for
+from ..helpers import sha256, wait_for
 from ..links.conftest import MODERN, comfy
 from ..models import write_big_safetensors, write_diffusers, write_gguf, write_safetensors
 from ..mounts import can_mount, tmpfs
 from ..service.daemon_proc import DaemonProcess
-from .invariants import Dropped, find_problems, sha256, staging_leftovers
+from .invariants import Dropped, find_problems, staging_leftovers
 
 SEED = int(os.environ.get("MODELSHELF_CRASH_SEED", "20261123"))
 KILLS = int(os.environ.get("MODELSHELF_CRASH_KILLS", "50"))

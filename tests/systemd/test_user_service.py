@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from .. import tally
-from ..helpers import wait_for
+from ..helpers import sha256, wait_for
 from ..models import write_big_safetensors
 from .manager import UserManager
 
@@ -85,7 +85,7 @@ def start(m: UserManager) -> None:
 def drop(m: UserManager, name: str, megabytes: int, inbox: Path = INBOX) -> str:
     """Write a model beside the inbox, then move it in (one rename, as a finished download); its SHA-256."""
     staged = write_big_safetensors(m.path(HOME / name), megabytes)
-    digest = sha256_of(staged)
+    digest = sha256(staged)
     m.give(HOME / name)
     os.rename(staged, m.path(inbox / name))
     return digest
@@ -102,11 +102,6 @@ def status_lines(m: UserManager, until: str, timeout: float = 60) -> list[str]:
         return until in text
     wait_for(reached, timeout, f"a status line with {until!r}")
     return seen
-
-
-def sha256_of(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def daemon_lines(m: UserManager, until: str, timeout: float = 30) -> list[str]:
@@ -143,7 +138,7 @@ def test_starts_ready_shows_live_status_and_imports_inside_the_sandbox(manager: 
     assert any(re.search(r"importing big.safetensors ([1-9]\d?)% [1-9]\d* MB/s", line) for line in seen), seen
 
     [model] = library_files(manager, ".safetensors")
-    assert sha256_of(model) == digest
+    assert sha256(model) == digest
     assert list(manager.path(INBOX).iterdir()) == []         # moved by a rename inside the sandbox
     link = manager.path(LORAS / "big.safetensors")
     assert link.is_symlink() and not os.readlink(link).startswith("/")     # relative: one filesystem
@@ -199,7 +194,7 @@ def test_stop_drains_the_running_import(manager: UserManager) -> None:
     assert (manager.show("ActiveState"), manager.show("Result"), manager.show("ExecMainStatus")) == (
         "inactive", "success", "0")
     [model] = library_files(manager, ".safetensors")          # the running import finished first
-    assert sha256_of(model) == digest
+    assert sha256(model) == digest
     assert list(manager.path(INBOX).iterdir()) == []
     steps = ("stopping: letting 1 running import finish", "imported ", "daemon stopped")
     messages = daemon_lines(manager, steps[-1])
@@ -228,4 +223,4 @@ def test_reload_watches_a_new_inbox_without_a_restart(manager: UserManager) -> N
     digest = drop(manager, "second.safetensors", 4, inbox=second)
     status_lines(manager, "idle · 1 model · inbox empty")
     [model] = library_files(manager, ".safetensors")
-    assert sha256_of(model) == digest and list(manager.path(second).iterdir()) == []
+    assert sha256(model) == digest and list(manager.path(second).iterdir()) == []
