@@ -38,7 +38,7 @@ class Shelf:
                 report = recover_staging(self.library)
                 if report.jobs_removed:
                     log.info("removed %d interrupted imports from staging", report.jobs_removed)
-                for rel in sorted(set(report.placed) | set(self.index.dirty_paths())):
+                for rel in self.index.dirty_paths():   # placed or rewritten, not yet committed
                     reindex(self.library.root, self.index, rel)
                 for problem in report.problems:
                     log.error("%s", problem)

@@ -249,8 +249,8 @@ def test_a_model_placed_just_before_a_crash_is_indexed_at_start(config, tmp_path
         result = run(shelf, src)
         meta = read_metadata(shelf.library.root / result.path / "metadata.json")
         shelf.index.remove(result.model_id)               # as if killed between the rename and the index commit
+        shelf.index.mark_dirty(result.path)               # what _place records before its rename
         job = stage_job(shelf.library, "crashed3", {"late.safetensors": src})
-        job.record_placing(result.path)
         os.rmdir(job.payload)                             # the payload had been renamed into place
         write_metadata(shelf.library.root / result.path, meta)
     with Shelf(config, writer=True) as shelf:

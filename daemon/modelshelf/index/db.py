@@ -103,6 +103,11 @@ class ModelIndex(Database):
         with self.atomic() as db:
             db.execute("INSERT OR REPLACE INTO dirty VALUES (?, datetime('now'))", (path,))
 
+    def mark_clean(self, path: str) -> None:
+        """The change announced by mark_dirty did not happen."""
+        with self.atomic() as db:
+            db.execute("DELETE FROM dirty WHERE path = ?", (path,))
+
     def dirty_paths(self) -> list[str]:
         return [r["path"] for r in self.query("SELECT path FROM dirty ORDER BY path")]
 

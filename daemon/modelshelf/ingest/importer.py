@@ -239,14 +239,15 @@ class Importer:
         base = self.library.model_dir(meta.model_type, meta.family, meta.cleaned_name)
         for candidate in (base, base.with_name(f"{base.name}-{meta.blake3[:8]}")):
             _make_dirs(candidate.parent, self.library.root)
-            staged.record_placing(self.library.relative(candidate))
+            # The dirty-path journal: if a crash comes between the rename and the index commit,
+            # start-up indexes the placed model (upsert clears the mark in the commit itself).
+            rel = self.library.relative(candidate)
+            self.index.mark_dirty(rel)
             try:
                 rename_noreplace(staged.payload, candidate)
-            except FileExistsError:
-                _raise_if_same_content(candidate, meta.blake3, self.library)
-                continue
             except OSError as e:
-                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                self.index.mark_clean(rel)          # not placed: the folder is someone else's
+                if not isinstance(e, FileExistsError) and e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
                 _raise_if_same_content(candidate, meta.blake3, self.library)
                 continue

@@ -18,7 +18,6 @@ from ..library.root import Library
 
 log = logging.getLogger(__name__)
 ORIGIN_NAME = "origin.json"
-PLACING_NAME = "placing.json"
 PAYLOAD_NAME = "model"
 
 
@@ -34,18 +33,12 @@ class StagedJob:
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def record_placing(self, final_rel: str) -> None:
-        """Before the rename into place: where the model goes, so that recovery can index a model
-        placed just before a crash (between the rename and the index commit)."""
-        atomic_write_bytes(self.folder / PLACING_NAME, json.dumps({"final": final_rel}).encode())
-
 
 @dataclass(frozen=True)
 class RecoveryReport:
     jobs_removed: int
     sources_restored: tuple[str, ...]
     problems: tuple[str, ...]
-    placed: tuple[str, ...] = ()     # model folders placed by an interrupted job: (re)index them
 
 
 def stage_job(library: Library, job_id: str, origins: dict[str, Path]) -> StagedJob:
@@ -85,7 +78,6 @@ def recover_staging(library: Library) -> RecoveryReport:
     removed = 0
     if not library.staging.is_dir():
         return RecoveryReport(0, (), ())
-    placed: list[str] = []
     for job_folder in sorted(library.staging.iterdir()):
         job = StagedJob(job_folder)
         try:
@@ -93,7 +85,6 @@ def recover_staging(library: Library) -> RecoveryReport:
         except (OSError, ValueError):
             origins = {}
         kept = False
-        placed += _placed_model(job, library)
         for source, problem in restore_sources(job, origins):
             if problem:
                 kept = True
@@ -107,12 +98,4 @@ def recover_staging(library: Library) -> RecoveryReport:
         fsync_dir(library.staging)
     for source in restored:
         log.warning("returned %s to its folder after an interrupted import", source)
-    return RecoveryReport(removed, tuple(restored), tuple(problems), tuple(placed))
-
-
-def _placed_model(job: StagedJob, library: Library) -> list[str]:
-    try:
-        final = json.loads((job.folder / PLACING_NAME).read_bytes())["final"]
-    except (OSError, ValueError, KeyError):
-        return []
-    return [final] if not job.payload.exists() and (library.root / final).is_dir() else []
+    return RecoveryReport(removed, tuple(restored), tuple(problems))
