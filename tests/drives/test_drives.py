@@ -19,12 +19,15 @@ def test_mountinfo_parsing_and_lookup(tmp_path: Path) -> None:
     info.write_text("22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
                     "30 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
                     "31 30 8:17 / /mnt/my\\040disk ro,relatime shared:1 - xfs /dev/sdb1 rw\n"
-                    "32 30 0:50 / /mnt/nas rw - nfs4 nas:/export rw\n")
+                    "32 30 0:50 / /mnt/nas rw - nfs4 nas:/export rw\n"
+                    "33 30 0:51 / /mnt/ntfs rw - fuse.ntfs-3g /dev/sdc1 rw\n"
+                    "34 30 0:52 / /mnt/ssh rw - fuse.sshfs me@host: rw\n")
     mounts = read_mounts(str(info))
     disk = mount_of(Path("/mnt/my disk/models/x"), mounts)
     assert (disk.mount_point, disk.fstype, disk.major, disk.minor) == ("/mnt/my disk", "xfs", 8, 17)
     assert disk.read_only
-    assert mount_of(Path("/mnt/nas/a"), mounts).is_network
+    assert mount_of(Path("/mnt/nas/a"), mounts).is_network and mount_of(Path("/mnt/ssh"), mounts).is_network
+    assert not mount_of(Path("/mnt/ntfs/a"), mounts).is_network         # a local disk through FUSE
     assert mount_of(Path("/mnt/nasty"), mounts).mount_point == "/"      # whole components only
 
 

@@ -7,9 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .mounts import Mount, mount_of, read_mounts
-
-NTFS_TYPES = {"fuseblk", "ntfs", "ntfs3", "fuse.ntfs-3g", "fuse.lowntfs-3g"}
+from .mounts import NTFS_FSTYPES, Mount, mount_of, read_mounts
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,7 @@ class FsFacts:
 def _is_ntfs(mount: Mount) -> bool:
     """By type, or for FUSE mounts (ntfs-3g of an image shows as plain "fuse") by the NTFS
     signature in the boot sector of the source, where we may read it."""
-    if mount.fstype in NTFS_TYPES - {"fuseblk"}:
+    if mount.fstype in NTFS_FSTYPES:
         return True
     if mount.fstype in ("fuse", "fuseblk"):
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 NETWORK_FSTYPES = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs",
                    "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse")
+NTFS_FSTYPES = frozenset({"ntfs", "ntfs3", "fuse.ntfs-3g", "fuse.lowntfs-3g"})   # and often fuseblk
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,9 @@ class Mount:
 
     @property
     def is_network(self) -> bool:
+        """Known network types, and other named FUSE filesystems (local disks through FUSE are NTFS)."""
         return self.fstype in NETWORK_FSTYPES or (self.fstype.startswith("fuse.")
-                                                  and self.fstype != "fuse.lowntfs-3g")
+                                                  and self.fstype not in NTFS_FSTYPES)
 
 
 def _unescape(field: str) -> str:
