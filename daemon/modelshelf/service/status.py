@@ -101,25 +101,26 @@ class StatusBoard:
         return {"running": running, "queued": queued, "recent": recent}
 
     def snapshot(self) -> dict[str, Any]:
-        jobs = self.jobs()
         with self._lock:
+            running = [j for j in self._jobs.values() if j.state == "running"]
             return {"state": self.state.value, "models": self.model_count,
-                    "running": jobs["running"], "queued": len(jobs["queued"]),
+                    "running": [asdict(j) | {"percent": round(j.percent, 1)} for j in running],
+                    "queued": len(self._jobs) - len(running),
                     "inbox_waiting": self.inbox_waiting, "counts": dict(self._counts),
                     "last_error": self.last_error, "uptime_s": round(time.time() - self.started_at, 1),
-                    "status_line": self._line(jobs)}
+                    "status_line": self._line()}
 
     def status_line(self) -> str:
-        jobs = self.jobs()
         with self._lock:
-            return self._line(jobs)
+            return self._line()
 
-    def _line(self, jobs: dict[str, list[dict[str, Any]]]) -> str:
-        """`importing sdxl.safetensors 41% 612 MB/s · 2 queued` / `idle · 312 models · inbox empty`."""
-        queued = len(jobs["queued"])
-        if jobs["running"]:
-            parts = [f"importing {Path(j['source']).name} {j['percent']:.0f}% {j['mb_per_s']:.0f} MB/s"
-                     for j in jobs["running"]]
+    def _line(self) -> str:
+        """`importing sdxl.safetensors 41% 612 MB/s · 2 queued` / `idle · 312 models · inbox empty`.
+        Called with the lock held, on every status tick: reads the jobs, copies nothing."""
+        running = [j for j in self._jobs.values() if j.state == "running"]
+        queued = len(self._jobs) - len(running)
+        if running:
+            parts = [f"importing {Path(j.source).name} {j.percent:.0f}% {j.mb_per_s:.0f} MB/s" for j in running]
             parts.append(f"{queued} queued" if queued else self._models())
             return " · ".join(parts)
         if self.state in (State.STARTING, State.STOPPING, State.RELOADING):
