@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -29,7 +30,6 @@ class Shelf:
             self.lock.acquire(purpose)
         try:
             self.index = ModelIndex(config.index_path)
-            self.registry = LinkRegistry(config.paths.state_dir / "registry.db")
             self.library = self._open_library()
             if writer:
                 # Also at the library root: two configs (two state dirs) may name one library.
@@ -57,6 +57,11 @@ class Shelf:
             rebuild_index(library, self.index)
         return library
 
+    @functools.cached_property
+    def registry(self) -> LinkRegistry:
+        """Opened on first use: list, show and search never need the link registry."""
+        return LinkRegistry(self.config.paths.state_dir / "registry.db")
+
     def importer(self, on_progress: ProgressListener | None = None,
                  cancel: threading.Event | None = None) -> Importer:
         return Importer(self.library, self.index, self.config.imports, on_progress, cancel)
@@ -70,7 +75,7 @@ class Shelf:
     def close(self) -> None:
         if hasattr(self, "index"):
             self.index.close()
-        if hasattr(self, "registry"):
+        if "registry" in self.__dict__:     # only if it was opened
             self.registry.close()
         if self.library_lock is not None:
             self.library_lock.release()

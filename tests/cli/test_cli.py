@@ -39,6 +39,8 @@ def test_import_list_show_search_verify(tmp_path: Path, library: Path) -> None:
     assert [m["cleaned_name"] for m in json.loads(cli("search", "tweaker", "--json").stdout)] == \
         ["detail_tweaker_xl"]
     assert "2 ok, 0 failed" in cli("verify").stdout
+    state = library.parents[2] / "state/modelshelf"
+    assert (state / "models.db").exists() and not (state / "registry.db").exists()   # reads need no link registry
 
 
 def test_verify_finds_a_changed_file(tmp_path: Path, library: Path) -> None:
