@@ -45,10 +45,6 @@ class Transferred:
     source: FileKey     # the file that was read: only it may later be removed from the inbox
 
 
-def _stat_signature(st: os.stat_result) -> tuple[int, int, int]:
-    return st.st_size, st.st_mtime_ns, st.st_ino
-
-
 def hash_file(path: Path, settings: StreamSettings, on_progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None) -> FileDigest:
     """BLAKE3 and SHA-256 of a file in one read."""
@@ -58,7 +54,7 @@ def hash_file(path: Path, settings: StreamSettings, on_progress: ProgressCallbac
         b3, sha = hash_sinks()
         stream_file(fd, [b3, sha], expected_size=before.st_size, buffer_size=settings.buffer_size,
                     buffers=settings.buffers, direct=direct, on_progress=on_progress, cancel=cancel)
-        if _stat_signature(os.fstat(fd)) != _stat_signature(before):
+        if file_key(os.fstat(fd)) != file_key(before):
             raise SourceChangedError(errno.EIO, f"{path} was modified while it was hashed")
         return FileDigest(before.st_size, b3.hexdigest(), sha.hexdigest())
     finally:
@@ -79,31 +75,31 @@ def copy_file(source: Path, dest: Path, settings: StreamSettings,
     src_fd, direct_read = open_for_reading(source, settings.direct_read)
     try:
         before = os.fstat(src_fd)
+        read = file_key(before)
         if settings.reflink and _try_clone(src_fd, dest):
             digest = hash_file(dest, settings, on_progress, cancel)
-            if digest.size != before.st_size:
-                raise SourceChangedError(errno.EIO, f"{source} changed while it was cloned")
-            _check_still_named(source, file_key(before))
-            return Transferred(digest, TransferMethod.CLONE, file_key(before))
+            _check_unchanged(source, read, "cloned")
+            return Transferred(digest, TransferMethod.CLONE, read)
         check_free_space(source, dest.parent, before.st_size, settings.reserve_bytes)
         digest = _stream_copy(src_fd, direct_read, before.st_size, dest, settings, on_progress, cancel)
-        if _stat_signature(os.fstat(src_fd)) != _stat_signature(before):
-            raise SourceChangedError(errno.EIO, f"{source} was modified while it was copied")
-        _check_still_named(source, file_key(before))
-        return Transferred(digest, TransferMethod.COPY, file_key(before))
+        _check_unchanged(source, read, "copied")
+        return Transferred(digest, TransferMethod.COPY, read)
     finally:
         os.close(src_fd)
 
 
-def _check_still_named(source: Path, opened: FileKey) -> None:
-    """The open descriptor reads the old file to the end even after its name is deleted or renamed
-    over: the copy must not be imported in its place (and a move would then delete the new file)."""
+def _check_unchanged(source: Path, read: FileKey, done: str) -> None:
+    """The source's name must still lead to the file read, as it was: the open descriptor reads
+    the old file to the end even after its name is deleted or renamed over, and the copy must not
+    be imported in its place (a move would then delete the new file)."""
     try:
-        now = os.stat(source)     # copy mode may import through a symlink: the file it leads to
+        now = file_key(os.stat(source))     # copy mode may import through a symlink: what it leads to
     except FileNotFoundError:
-        raise SourceChangedError(errno.ENOENT, f"{source} was deleted while it was copied") from None
-    if file_key(now) != opened:
-        raise SourceChangedError(errno.EIO, f"{source} was replaced by another file while it was copied")
+        raise SourceChangedError(errno.ENOENT, f"{source} was deleted while it was {done}") from None
+    if now[:2] != read[:2]:
+        raise SourceChangedError(errno.EIO, f"{source} was replaced by another file while it was {done}")
+    if now != read:
+        raise SourceChangedError(errno.EIO, f"{source} was modified while it was {done}")
 
 
 def _try_clone(src_fd: int, dest: Path) -> bool:
