@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import glob
 import os
 import tomllib
 import typing
@@ -135,6 +136,15 @@ class AppConfig:
     link: LinkPolicy = LinkPolicy.AUTO
     mapping: dict[str, tuple[str, ...]] = field(default_factory=dict)   # model_type -> folders
 
+    @property
+    def pattern(self) -> str:
+        return os.path.expandvars(os.path.expanduser(self.root))
+
+    def roots(self) -> list[Path]:
+        """The folders the root names now (a glob matches those that exist)."""
+        pattern = self.pattern
+        return [Path(p) for p in sorted(glob.glob(pattern))] if glob.has_magic(pattern) else [Path(pattern)]
+
 
 @dataclass(frozen=True)
 class Config:
@@ -200,21 +210,15 @@ def _inside(child: Path, parent: Path) -> bool:
 
 def _check_overlaps(config: Config, path: Path | None) -> None:
     """An inbox inside the library or an app (or the other way round) would import itself."""
+    app_roots = [root for app in config.apps for root in app.roots()]
     for inbox in config.paths.inboxes:
         if _inside(inbox, config.paths.library) or _inside(config.paths.library, inbox):
             raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the library {config.paths.library}",
                               "keep inboxes and the library apart")
-        for app in config.apps:
-            for root in _app_roots(app):
-                if _inside(inbox, root) or _inside(root, inbox):
-                    raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the app folder {root}",
-                                      "keep inboxes out of app installs")
-
-
-def _app_roots(app: AppConfig) -> list[Path]:
-    import glob
-    pattern = os.path.expandvars(os.path.expanduser(app.root))
-    return [Path(p) for p in glob.glob(pattern)] if glob.has_magic(pattern) else [Path(pattern)]
+        for root in app_roots:
+            if _inside(inbox, root) or _inside(root, inbox):
+                raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the app folder {root}",
+                                  "keep inboxes out of app installs")
 
 
 def _build_apps(value: Any, path: Path | None) -> tuple[AppConfig, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,13 +52,9 @@ def mapping_for(app: AppConfig) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted(merged.items()))
 
 
-def root_pattern(app: AppConfig) -> str:
-    return os.path.expandvars(os.path.expanduser(app.root))
-
-
 def fixed_root(app: AppConfig) -> Path:
     """The part of an app root before its first wildcard: where every install it matches lives."""
-    parts = Path(root_pattern(app)).parts
+    parts = Path(app.pattern).parts
     cut = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
     return Path(*parts[:cut])
 
@@ -68,10 +63,7 @@ def discover_installs(apps: tuple[AppConfig, ...]) -> list[AppInstall]:
     """Every configured install that exists now and has a models/ folder."""
     installs = []
     for app in apps:
-        pattern = root_pattern(app)
-        roots = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        for root in roots:
-            path = Path(root)
+        for path in app.roots():
             if (path / "models").is_dir():
                 installs.append(AppInstall(path, app.kind, app.link, mapping_for(app)))
     return installs
