@@ -40,7 +40,8 @@ def hub():
 
 
 def make_client(hub: FakeHub, tmp_path: Path, **kw) -> HubClient:
-    settings = HubSettings(endpoint=hub.endpoint, timeout=kw.pop("timeout", 2.0), max_wait=0.0, **kw)
+    settings = HubSettings(endpoint=hub.endpoint, timeout=kw.pop("timeout", 2.0), max_wait=kw.pop("max_wait", 0.0),
+                           **kw)
     return HubClient(settings, HubCache(tmp_path / f"cache-{random.random()}.db", settings.cache_ttl,
                                         settings.negative_ttl))
 
@@ -117,6 +118,20 @@ def test_budget_is_four_calls_with_a_header_name_fallback(shelf: Shelf, hub: Fak
     hub.repos["unrelated/model"] = FakeRepo("unrelated/model", {"other.bin": (1, None)})
     match = identify(metadata(shelf, model_id), make_client(hub, tmp_path))
     assert hub.api_calls() == 4 and match.method == "filename"  # c would verify, but the budget is spent
+
+
+def test_stopping_the_worker_does_not_wait_for_the_throttle(shelf: Shelf, hub: FakeHub, tmp_path: Path) -> None:
+    ids = [imported(shelf, write_safetensors(tmp_path / f"m{i}.safetensors", "clip_l", salt=i)) for i in range(4)]
+    client = make_client(hub, tmp_path, calls_per_minute=1, max_wait=60.0)   # the 2nd call waits a minute
+    worker = LookupWorker(client, shelf.library, shelf.index)
+    worker.start()
+    for model_id in ids:
+        worker.submit(model_id)
+    wait_for(lambda: hub.api_calls() >= 1, 10, "the first lookup's call")
+    started = time.monotonic()
+    worker.stop()
+    assert time.monotonic() - started < 5                       # not the minute the throttle asks
+    assert hub.api_calls() == 1 and len(shelf.index.pending_ids()) >= 3   # the rest stay pending
 
 
 def test_429_pauses_every_thread_for_retry_after(shelf: Shelf, hub: FakeHub, tmp_path: Path) -> None:

@@ -69,12 +69,11 @@ class RepoInfo:
 
 
 class HubClient:
-    def __init__(self, settings: HubSettings, cache: HubCache, clock: Callable[[], float] = time.monotonic,
-                 stop: threading.Event | None = None) -> None:
+    def __init__(self, settings: HubSettings, cache: HubCache, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings, self.cache = settings, cache
         self.throttle = SlidingWindowThrottle(settings.calls_per_minute, 60.0, clock)
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_seconds, clock)
-        self._stop = stop or threading.Event()
+        self._stop = threading.Event()        # set by stop_waiting(): a throttle wait gives up
         self.calls = 0
         self._calls_lock = threading.Lock()
         self.last_error: str | None = None
@@ -82,6 +81,10 @@ class HubClient:
         self.api = HfApi(endpoint=settings.endpoint, token=settings.token or None)
 
     # -- the two questions ------------------------------------------------------------------------
+    def stop_waiting(self) -> None:
+        """Shutting down: a lookup waiting for a throttle slot gives up now (it stays pending)."""
+        self._stop.set()
+
     def search(self, query: str, limit: int = 20) -> list[Candidate]:
         key = f"search:{query.lower()}:{limit}"
         found = self._cached_call(key, lambda: [asdict(c) for c in self._search(query, limit)],

@@ -64,6 +64,7 @@ class LookupWorker:
         self._queued: set[str] = set()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="hub-lookups", daemon=True)
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         self._thread.start()
@@ -87,7 +88,7 @@ class LookupWorker:
         return count
 
     def _run(self) -> None:
-        while (model_id := self._queue.get()) is not None:
+        while (model_id := self._queue.get()) is not None and not self._stopping.is_set():
             with self._lock:
                 self._queued.discard(model_id)
             try:
@@ -133,6 +134,9 @@ class LookupWorker:
         return len(self.index.pending_ids())
 
     def stop(self) -> None:
+        """Leave queued lookups pending (start-up queues them again) rather than wait for the throttle."""
+        self._stopping.set()
+        self.client.stop_waiting()
         self._queue.put(None)
         if self._thread.is_alive():
             self._thread.join()
