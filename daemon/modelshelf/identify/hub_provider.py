@@ -1,0 +1,51 @@
+"""The Hugging Face Hub behind the provider interface: the existing name search verified by
+SHA-256 (hub/identify.py), one model at a time (the Hub has no search by hash)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import HubUnavailableError
+from ..hub.client import HubClient
+from ..hub.identify import HubMatch, identify
+from ..library.metadata import ModelMetadata
+from .provider import Answer, LookupFailed, Method, NotFound, ProviderMatch
+
+PROVIDER = "hub"
+
+
+def hub_match(match: HubMatch) -> ProviderMatch:
+    base = match.base_model[0] if isinstance(match.base_model, list) and match.base_model else match.base_model
+    return ProviderMatch(PROVIDER, Method.SHA256 if match.method == "sha256" else Method.NAME, match.confidence,
+                         f"hf:{match.repo_id}", match.official_name, base if isinstance(base, str) else None,
+                         None, (), match.download_url, dataclasses.asdict(match), match.reason, match.matched_at)
+
+
+class HubProvider:
+    name = PROVIDER
+
+    def __init__(self, client: HubClient) -> None:
+        self.client = client
+
+    def offline(self) -> bool:
+        return self.client.settings.offline
+
+    def state(self) -> dict[str, Any]:
+        return self.client.state()
+
+    def stop_waiting(self) -> None:
+        self.client.stop_waiting()
+
+    def lookup(self, models: Sequence[ModelMetadata]) -> dict[str, Answer]:
+        answers: dict[str, Answer] = {}
+        for meta in models:
+            try:
+                match = identify(meta, self.client)
+            except HubUnavailableError as e:
+                answers[meta.model_id] = LookupFailed(PROVIDER, e.reason)
+                continue
+            answers[meta.model_id] = (NotFound(PROVIDER, "no repo has a file like this") if match is None
+                                      else hub_match(match))
+        return answers
