@@ -1,7 +1,8 @@
 """Identifying models with several providers (the Hub, CivitAI) behind one interface, and the
 rule that merges what they say (merge.py)."""
 
-from .civitai import CivitaiClient, CivitaiProvider, CivitaiSettings, NsfwChoice, build_civitai, civitai_settings
+from ..config import NsfwChoice
+from .civitai import CivitaiClient, CivitaiProvider, CivitaiSettings, build_civitai, civitai_settings
 from .errors import PreviewRejectedError, ProviderAnswerError, ProviderUnavailableError
 from .hub_provider import HubProvider
 from .merge import FamilyDecision, Identification, ProviderState, Status, best_match, decide_family, record

@@ -15,7 +15,6 @@ towards the breaker. Answers per hash, including "not found", are cached in SQLi
 
 from __future__ import annotations
 
-import enum
 import functools
 import logging
 import os
@@ -25,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import Config, NsfwChoice
 from ..hub.cache import HubCache
 from ..hub.throttle import CircuitBreaker, SlidingWindowThrottle
 from ..hub.transport import parse_retry_after
@@ -52,14 +52,9 @@ MAX_BATCH = 100               # the POST endpoint's zod schema: .max(100)
 MAX_429_TRIES = 8
 
 
-class NsfwChoice(enum.StrEnum):
-    """Since 2026 CivitAI serves safe-for-work content on civitai.com and mature content on
-    civitai.red (civitai/civitai docs/plans/environment-swap.md). "hide" asks civitai.com and saves
-    only PG/PG-13 previews; "show" asks civitai.red and saves any preview CivitAI publishes."""
-    HIDE = "hide"
-    SHOW = "show"
-
-
+# Since 2026 CivitAI serves safe-for-work content on civitai.com and mature content on civitai.red
+# (civitai/civitai docs/plans/environment-swap.md). NsfwChoice "hide" asks civitai.com and saves only
+# PG/PG-13 previews; "show" asks civitai.red and saves any preview CivitAI publishes.
 DOMAINS = {NsfwChoice.HIDE: "https://civitai.com", NsfwChoice.SHOW: "https://civitai.red"}
 PREVIEW_LEVELS = {NsfwChoice.HIDE: 2, NsfwChoice.SHOW: 16}   # NsfwLevel: PG=1 PG13=2 R=4 X=8 XXX=16
 
@@ -115,23 +110,17 @@ class CivitaiClient:
 
     # -- the questions ----------------------------------------------------------------------------
     def by_hash(self, digest: str) -> list[CivitaiVersion]:
-        found = self._call("GET", f"/api/v1/model-versions/by-hash/{digest}")
-        return [] if found is None else [parse_version(found)]
+        return self._call("GET", f"/api/v1/model-versions/by-hash/{digest}",
+                          parse=lambda found: [] if found is None else [parse_version(found)])
 
     def by_hashes(self, digests: Sequence[str]) -> list[CivitaiVersion]:
         if not 0 < len(digests) <= MAX_BATCH:
             raise ValueError(f"CivitAI takes 1 to {MAX_BATCH} hashes per call, not {len(digests)}")
-        found = self._call("POST", "/api/v1/model-versions/by-hash", list(digests))
-        if found is None:
-            raise ProviderAnswerError(PROVIDER, "the batch endpoint answered 404")
-        return parse_batch(found)
+        return self._call("POST", "/api/v1/model-versions/by-hash", list(digests), parse=_batch)
 
     def model(self, model_id: int) -> dict[str, Any] | None:
         """The model's own record (tags, nsfw, its published versions); None if it is gone."""
-        found = self._call("GET", f"/api/v1/models/{model_id}")
-        if found is not None and not (isinstance(found, dict) and isinstance(found.get("id"), int)):
-            raise ProviderAnswerError(PROVIDER, "unexpected JSON: a model record without an id")
-        return found
+        return self._call("GET", f"/api/v1/models/{model_id}", parse=_model_record)
 
     def stop_waiting(self) -> None:
         self._stop.set()
@@ -140,8 +129,9 @@ class CivitaiClient:
         self.http.close()
 
     # -- every call -------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        """The JSON answer, None for a 404 with CivitAI's JSON error; raises ProviderUnavailableError."""
+    def _call(self, method: str, path: str, body: Any = None, parse: Callable[[Any], Any] = lambda v: v) -> Any:
+        """parse(the JSON answer, or None for a 404 with CivitAI's JSON error); raises
+        ProviderUnavailableError, and ProviderAnswerError (with one warning) for garbage."""
         if self.settings.offline:
             raise ProviderUnavailableError(PROVIDER, "offline mode (HF_HUB_OFFLINE or [civitai] offline)")
         headers = {"Accept": "application/json"}
@@ -158,7 +148,7 @@ class CivitaiClient:
                 if answer.status == 429:
                     self._rate_limited(answer.headers.get("retry-after"))
                     continue
-                value = self._judge(answer)
+                value = parse(self._judge(answer))
             except ProviderUnavailableError as e:
                 self._failed(e)
                 raise
@@ -284,6 +274,18 @@ class CivitaiProvider:
         return found, failed
 
 
+def _batch(found: Any) -> list[CivitaiVersion]:
+    if found is None:
+        raise ProviderAnswerError(PROVIDER, "the batch endpoint answered 404")
+    return parse_batch(found)
+
+
+def _model_record(found: Any) -> dict[str, Any] | None:
+    if found is not None and not (isinstance(found, dict) and isinstance(found.get("id"), int)):
+        raise ProviderAnswerError(PROVIDER, "unexpected JSON: a model record without an id")
+    return found
+
+
 def _key(digest: str) -> str:
     return f"civitai:by-hash:{digest.upper()}"
 
@@ -299,7 +301,16 @@ def _answer(digest: str, file: FileEntry, versions: list[CivitaiVersion]) -> Ans
     return to_match(*chosen)
 
 
-def build_civitai(settings: CivitaiSettings, cache_path) -> CivitaiProvider:
-    """The provider with its SQLite cache (civitai-cache.db in the state folder)."""
-    cache = HubCache(cache_path, settings.cache_ttl, settings.negative_ttl)
+def settings_from_config(config: Config) -> CivitaiSettings:
+    c = config.civitai
+    return civitai_settings(endpoint=c.endpoint, offline=c.offline or not c.enabled, nsfw=c.nsfw,
+                            calls_per_minute=c.calls_per_minute, timeout=c.timeout_seconds,
+                            cache_ttl=c.cache_hours * 3600, negative_ttl=c.negative_cache_hours * 3600,
+                            breaker_failures=c.breaker_failures, breaker_seconds=c.breaker_minutes * 60)
+
+
+def build_civitai(config: Config) -> CivitaiProvider:
+    """The provider from the config, with its SQLite cache (civitai-cache.db in the state folder)."""
+    settings = settings_from_config(config)
+    cache = HubCache(config.paths.state_dir / "civitai-cache.db", settings.cache_ttl, settings.negative_ttl)
     return CivitaiProvider(CivitaiClient(settings), cache)
