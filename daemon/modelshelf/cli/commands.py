@@ -8,12 +8,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import actions
+from ..actions import Report
 from ..config import Config, ImportMode
 from ..errors import ModelshelfError
-from ..index import rebuild_summary
 from ..ingest import ImportJob, find_importables
 from ..shelf import Shelf
-from ..verify import verify_model
 from . import remote, render
 from .progress import ProgressLine
 
@@ -76,28 +76,22 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_rebuild_index(args: argparse.Namespace, config: Config) -> int:
-    summary = _maintenance(config, "rebuild-index", {}, lambda s: rebuild_summary(s.library, s.index))
+    summary = _maintenance(config, "rebuild-index", {}, actions.rebuild)
     print(render.to_json(summary) if args.json else render.rebuild_summary(summary))
     return 0
 
 
 def cmd_checkpoint(args: argparse.Namespace, config: Config) -> int:
-    def local(shelf: Shelf) -> dict:
-        pages, moved = shelf.index.checkpoint()
-        return {"wal_pages": pages, "checkpointed": moved}
-    done = _maintenance(config, "checkpoint", {}, local)
+    done = _maintenance(config, "checkpoint", {}, actions.checkpoint)
     print(render.to_json(done) if args.json
           else f"checkpointed {done['checkpointed']} of {done['wal_pages']} WAL pages into {config.index_path}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace, config: Config) -> int:
+    checks = []
     with Shelf(config, writer=False) as shelf:
-        models = [shelf.index.resolve(args.model)] if args.model else shelf.index.all()
-        settings = shelf.importer().settings
-        checks = []
-        for m in models:
-            check = verify_model(shelf.model_folder(m.path), m.path, settings)
+        for check in actions.verify(shelf, args.model):
             checks.append(check)
             if not args.json:
                 print(render.verify_line(check))
@@ -149,10 +143,10 @@ def cmd_retry_lookups(args: argparse.Namespace, config: Config) -> int:
         print(render.to_json(queued) if args.json else f"queued {queued['queued']} Hub lookups in the daemon")
         return 0
     from ..hub import LookupWorker
-    from ..hub.setup import build_hub_client
+    from ..hub.wiring import build_hub_client
     with Shelf(config, writer=True, purpose="retry-lookups") as shelf:
         client = build_hub_client(config)
-        worker = LookupWorker(client, shelf.library, shelf.index)
+        worker = LookupWorker(client, shelf.writer)
         outcomes = {m: worker.lookup(m) for m in shelf.index.pending_ids()}
         client.cache.close()
     if args.json:
@@ -162,24 +156,22 @@ def cmd_retry_lookups(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _maintenance(config: Config, method: str, params: dict, local: Callable[[Shelf], dict]) -> dict:
+def _maintenance(config: Config, method: str, params: dict, local: Callable[[Shelf], Report]) -> dict:
     """Through the daemon when it runs, else directly on the library (holding the writer lock)."""
     result = remote.try_ask(config, method, params)
     if result is None:
         with Shelf(config, writer=True, purpose=method) as shelf:
-            result = local(shelf)
+            result = local(shelf).as_json()
     return result
 
 
 def cmd_sync(args: argparse.Namespace, config: Config) -> int:
-    from ..links import actions
     result = _maintenance(config, "sync", {"model": args.model}, lambda s: actions.sync(s, args.model))
     print(render.to_json(result) if args.json else render.sync_summary(result))
     return 1 if result["problems"] else 0
 
 
 def cmd_health(args: argparse.Namespace, config: Config) -> int:
-    from ..links import actions
     params = {"fix": args.fix, "dry_run": args.dry_run}
     result = _maintenance(config, "health", params, lambda s: actions.health(s, args.fix, args.dry_run))
     print(render.to_json(result) if args.json else render.health_view(result, args.fix and not args.dry_run))
@@ -188,7 +180,6 @@ def cmd_health(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, config: Config) -> int:
-    from ..links import actions
     result = _maintenance(config, "delete", {"model": args.model}, lambda s: actions.delete(s, args.model))
     print(render.to_json(result) if args.json else
           f"deleted {result['deleted']} [{result['model_id']}] and {result['links_removed']} links to it")
@@ -196,7 +187,6 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_relocate(args: argparse.Namespace, config: Config) -> int:
-    from ..links import actions
     params = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
     result = _maintenance(config, "relocate", params, lambda s: actions.relocate_drive(s, params["old"], params["new"]))
     print(render.to_json(result) if args.json else

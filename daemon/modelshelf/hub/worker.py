@@ -13,10 +13,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from ..errors import HubUnavailableError, MetadataError
-from ..index import ModelIndex
-from ..index.journal import rewrite_metadata
-from ..library import Library, read_metadata
-from ..library.metadata import METADATA_NAME, ModelMetadata, utc_now
+from ..index.writer import LibraryWriter
+from ..library.metadata import ModelMetadata, utc_now
 from .client import HubClient
 from .identify import HubMatch, identify
 
@@ -58,8 +56,8 @@ def next_retry(meta: ModelMetadata) -> datetime:
 class LookupWorker:
     """Owns one thread that looks models up, one at a time (the throttle is shared anyway)."""
 
-    def __init__(self, client: HubClient, library: Library, index: ModelIndex) -> None:
-        self.client, self.library, self.index = client, library, index
+    def __init__(self, client: HubClient, writer: LibraryWriter) -> None:
+        self.client, self.writer, self.index = client, writer, writer.index
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._queued: set[str] = set()
         self._lock = threading.Lock()
@@ -101,7 +99,7 @@ class LookupWorker:
         if row is None:
             return None
         try:
-            return read_metadata(self.library.root / row.path / METADATA_NAME)
+            return self.writer.read(row)
         except MetadataError as e:
             log.warning("cannot look up %s: %s", model_id, e)
             return None
@@ -117,17 +115,17 @@ class LookupWorker:
         try:
             match = identify(meta, self.client)
         except HubUnavailableError as e:
-            updated = record_failure(meta)
-            outcome = LookupOutcome.FAILED
+            # Written through the writer on a fresh read: the minutes spent asking the network
+            # must not undo what another writer recorded meanwhile.
+            updated = self.writer.update(model_id, record_failure)
             log.info("lookup of %s (%s) postponed: %s (attempt %d)", row.path, model_id, e.reason,
-                     updated.lookup_attempts)
-        else:
-            updated = apply_match(meta, match)
-            outcome = (LookupOutcome.NOT_FOUND if match is None else
-                       LookupOutcome.MATCHED if match.method == "sha256" else LookupOutcome.GUESSED)
-            log.info("lookup of %s: %s%s", row.path, outcome,
-                     f" {match.repo_id} ({match.method}, {match.confidence})" if match else "")
-        rewrite_metadata(self.library.root, self.index, row.path, updated)
+                     updated.lookup_attempts if updated else meta.lookup_attempts + 1)
+            return LookupOutcome.FAILED
+        self.writer.update(model_id, lambda fresh: apply_match(fresh, match))
+        outcome = (LookupOutcome.NOT_FOUND if match is None else
+                   LookupOutcome.MATCHED if match.method == "sha256" else LookupOutcome.GUESSED)
+        log.info("lookup of %s: %s%s", row.path, outcome,
+                 f" {match.repo_id} ({match.method}, {match.confidence})" if match else "")
         return outcome
 
     def pending(self) -> int:

@@ -37,6 +37,7 @@ from watchdog.observers.polling import PollingObserver
 from ..fs.mounts import mount_of
 from .arrival import Arrival, ArrivalTracker, EventKind, Incomplete
 from .ignore import IgnoreRules
+from .in_progress import InProgress
 from .inspect import self_check, signature_of
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,14 @@ class InboxWatcher:
 
     def __init__(self, inboxes: tuple[Path, ...], settings: WatchSettings,
                  on_arrival: Callable[[Arrival], None], on_incomplete: Callable[[Incomplete], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, in_progress: InProgress | None = None) -> None:
         self.inboxes, self.settings, self.clock = inboxes, settings, clock
         self._on_arrival, self._on_incomplete = on_arrival, on_incomplete
         self._lock = threading.Lock()
         self._trackers = {inbox: ArrivalTracker(inbox, quiet_seconds=settings.quiet_seconds,
                                                 incomplete_after=settings.incomplete_seconds,
-                                                ignore=settings.ignore) for inbox in inboxes}
+                                                ignore=settings.ignore, handed_out=in_progress)
+                          for inbox in inboxes}
         self._observers: list = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll_loop, name="inbox-poll", daemon=True)

@@ -34,6 +34,10 @@ class Library:
     def model_dir(self, model_type: str, family: str, name: str) -> Path:
         return self.root / safe_name(model_type) / safe_name(family) / safe_name(name)
 
+    def folder(self, rel: str) -> Path:
+        """A model folder (or file) named relative to the root, as the index stores it."""
+        return self.root / rel
+
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
