@@ -65,14 +65,42 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    from ..hub.worker import identification_view
+    from ..library import read_metadata
+    from ..library.metadata import METADATA_NAME
     with Shelf(config, writer=False) as shelf:
         model = shelf.index.resolve(args.model)
         files = shelf.index.files(model.model_id)
+        meta = read_metadata(shelf.library.folder(model.path) / METADATA_NAME)
+    ident = identification_view(meta, model.path, [str(p) for p in config.identify.providers])
     if args.json:
-        print(render.to_json({"model": model, "files": [dict(f) for f in files]}))
+        print(render.to_json({"model": model, "files": [dict(f) for f in files], "identification": ident}))
     else:
         print(render.model_details(model, files))
+        print(render.identification_view(ident, shelf.library.folder(model.path)))
     return 0
+
+
+IDENTIFY_TIMEOUT = 600.0     # a round may wait out throttles (60 calls a minute) and 429 backoffs
+
+
+def cmd_identify(args: argparse.Namespace, config: Config) -> int:
+    result = remote.try_ask(config, "identify", {"models": args.models}, timeout=IDENTIFY_TIMEOUT)
+    if result is None:
+        from ..identify.wiring import build_lookup_worker
+        with Shelf(config, writer=True, purpose="identify") as shelf:
+            ids = [shelf.index.resolve(q).model_id for q in args.models] or shelf.index.pending_ids()
+            worker = build_lookup_worker(config, shelf.writer)
+            try:
+                outcomes = worker.lookup_many(ids)
+                result = {"models": [worker.report(m) | {"outcome": str(o)} for m, o in outcomes.items()]}
+            finally:
+                worker.close()
+    if args.json:
+        print(render.to_json(result))
+    else:
+        print("\n\n".join(render.identify_result(m) for m in result["models"]) or "no models to identify")
+    return 1 if any(m.get("outcome") == "failed" for m in result["models"]) else 0
 
 
 def cmd_rebuild_index(args: argparse.Namespace, config: Config) -> int:
@@ -142,13 +170,13 @@ def cmd_retry_lookups(args: argparse.Namespace, config: Config) -> int:
     if queued is not None:
         print(render.to_json(queued) if args.json else f"queued {queued['queued']} Hub lookups in the daemon")
         return 0
-    from ..hub import LookupWorker
-    from ..hub.wiring import build_hub_client
+    from ..identify.wiring import build_lookup_worker
     with Shelf(config, writer=True, purpose="retry-lookups") as shelf:
-        client = build_hub_client(config)
-        worker = LookupWorker(client, shelf.writer)
-        outcomes = {m: worker.lookup(m) for m in shelf.index.pending_ids()}
-        client.cache.close()
+        worker = build_lookup_worker(config, shelf.writer)
+        try:
+            outcomes = worker.lookup_many(shelf.index.pending_ids())
+        finally:
+            worker.close()
     if args.json:
         print(render.to_json(outcomes))
     else:

@@ -222,6 +222,10 @@ class CivitaiProvider:
     def stop_waiting(self) -> None:
         self.client.stop_waiting()
 
+    def close(self) -> None:
+        self.cache.close()
+        self.client.close()
+
     def preview_image(self, match: ProviderMatch) -> CivitaiImage | None:
         """The match's first still image at or below the configured NSFW level."""
         from .previews import choose_preview

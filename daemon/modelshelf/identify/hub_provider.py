@@ -38,6 +38,9 @@ class HubProvider:
     def stop_waiting(self) -> None:
         self.client.stop_waiting()
 
+    def close(self) -> None:
+        self.client.cache.close()
+
     def lookup(self, models: Sequence[ModelMetadata]) -> dict[str, Answer]:
         answers: dict[str, Answer] = {}
         for meta in models:

@@ -8,16 +8,21 @@ fsync, rename, fsync of the folder) so the preview is either the old one or comp
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 import httpx2
 
 from ..fs.durable import atomic_write_bytes
+from ..index.writer import LibraryWriter
+from ..library.metadata import ModelMetadata
+from . import merge
 from .civitai_records import CivitaiImage
 from .errors import PreviewRejectedError, ProviderAnswerError, ProviderUnavailableError
 from .http import exchange, make_client
 
+log = logging.getLogger(__name__)
 MAX_PREVIEW_BYTES = 16 << 20
 PREVIEW_SUFFIX = ".preview"
 
@@ -53,11 +58,10 @@ def preview_path(folder: Path, model_file: str) -> Path:
     return folder / f"{PurePosixPath(model_file).stem}{PREVIEW_SUFFIX}"
 
 
-def save_preview(folder: Path, model_file: str, url: str, download: Download,
-                 max_bytes: int = MAX_PREVIEW_BYTES) -> Path:
-    """Download url and save it as folder/<model_file stem>.preview.<png|jpg|webp>; the saved path.
-    Raises PreviewRejectedError (nothing written) for a download failure, an oversized body or
-    bytes that are not an image."""
+def fetch_preview(url: str, download: Download, max_bytes: int = MAX_PREVIEW_BYTES,
+                  folder: Path | None = None) -> tuple[bytes, str]:
+    """The image's bytes and extension, checked; PreviewRejectedError (naming folder) otherwise.
+    Network only: call it without holding the library writer."""
     try:
         data = download(url, max_bytes)
     except PreviewRejectedError as e:
@@ -67,10 +71,24 @@ def save_preview(folder: Path, model_file: str, url: str, download: Download,
     kind = image_kind(data)
     if kind is None:
         raise PreviewRejectedError(url, _describe(data), folder)
+    return data, kind
+
+
+def write_preview(folder: Path, model_file: str, data: bytes, kind: str) -> Path:
+    """Write checked bytes as folder/<model_file stem>.preview.<kind>, atomically."""
     base = preview_path(folder, model_file)
     target = base.with_name(f"{base.name}.{kind}")
     atomic_write_bytes(target, data)
     return target
+
+
+def save_preview(folder: Path, model_file: str, url: str, download: Download,
+                 max_bytes: int = MAX_PREVIEW_BYTES) -> Path:
+    """Download url and save it as folder/<model_file stem>.preview.<png|jpg|webp>; the saved path.
+    Raises PreviewRejectedError (nothing written) for a download failure, an oversized body or
+    bytes that are not an image."""
+    data, kind = fetch_preview(url, download, max_bytes, folder)
+    return write_preview(folder, model_file, data, kind)
 
 
 class PreviewDownloader:
@@ -95,3 +113,48 @@ class PreviewDownloader:
 
     def close(self) -> None:
         self._http.close()
+
+
+class PreviewSaver:
+    """Saves a proven CivitAI match's preview beside its model, through the library writer:
+    the download runs without the writer's lock, the file and metadata.json's `preview` are
+    written under it. A rejected picture is one warning line; the model is left as it was."""
+
+    def __init__(self, writer: LibraryWriter, download: Download, max_level: int,
+                 max_bytes: int = MAX_PREVIEW_BYTES) -> None:
+        self.writer, self.download, self.max_level, self.max_bytes = writer, download, max_level, max_bytes
+
+    def save_for(self, meta: ModelMetadata) -> Path | None:
+        """The saved preview's path, or None (no match with a picture, already saved, or rejected)."""
+        model_file = meta.files[0].name if len(meta.files) == 1 else None      # folder models: no preview
+        image = self._image(meta)
+        row = self.writer.index.get(meta.model_id)
+        if model_file is None or image is None or row is None:
+            return None
+        folder = self.writer.library.folder(row.path)
+        if meta.preview and (folder / meta.preview).is_file():
+            return None
+        try:
+            data, kind = fetch_preview(image.url, self.download, self.max_bytes, folder)
+        except PreviewRejectedError as e:
+            log.warning("%s; the model keeps its metadata, no preview saved", e)
+            return None
+        with self.writer.exclusive():
+            row = self.writer.index.get(meta.model_id)
+            if row is None:                            # deleted while the picture downloaded
+                return None
+            saved = write_preview(self.writer.library.folder(row.path), model_file, data, kind)
+            self.writer.update(meta.model_id, lambda fresh: fresh.replace(preview=saved.name))
+        return saved
+
+    def close(self) -> None:
+        closer = getattr(self.download, "close", None)
+        if closer is not None:
+            closer()
+
+    def _image(self, meta: ModelMetadata) -> CivitaiImage | None:
+        state = merge.from_dict(meta.identification).get("civitai")
+        if state is None or state.match is None or not state.match.proven:
+            return None
+        images = [CivitaiImage(**i) for i in state.match.record.get("images", ())]
+        return choose_preview(images, self.max_level)

@@ -94,3 +94,7 @@ class Provider(Protocol):
     def stop_waiting(self) -> None:
         """Shutting down: a lookup waiting for a throttle slot gives up now."""
         ...
+
+    def close(self) -> None:
+        """Close the provider's cache and connections."""
+        ...

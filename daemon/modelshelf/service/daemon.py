@@ -23,7 +23,7 @@ from typing import Any
 from ..config import Config, ImportMode, load_config
 from ..errors import ModelshelfError
 from ..hub import LookupWorker
-from ..hub.wiring import build_hub_client
+from ..identify.wiring import build_lookup_worker
 from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
 from ..inbox.failed import move_to_failed
 from ..ingest import ImportJob, recover_retired
@@ -70,7 +70,7 @@ class Daemon:
                             in_progress=self.pipeline.in_progress)
 
     def _make_lookups(self, config: Config) -> LookupWorker:
-        return LookupWorker(build_hub_client(config), self.shelf.writer)
+        return build_lookup_worker(config, self.shelf.writer)
 
     # -- what the watcher and the pipeline report -----------------------------------------------
     def _on_arrival(self, arrival: Arrival) -> None:
@@ -105,10 +105,15 @@ class Daemon:
         return self.watcher.rescan()
 
     def hub_state(self) -> dict[str, Any]:
-        return self.lookups.client.state() | {"pending": self.lookups.pending()}
+        return self.lookups.status()
 
     def retry_lookups(self) -> int:
         return self.lookups.submit_pending(force=True)
+
+    def identify_now(self, model_ids: list[str]) -> list[dict[str, Any]]:
+        """Look these models up now (the worker's round lock keeps it one round at a time)."""
+        outcomes = self.lookups.lookup_many(model_ids)
+        return [self.lookups.report(m) | {"outcome": str(o)} for m, o in outcomes.items()]
 
     def sync_new_installs(self) -> int:
         """An app install that appeared since the last look gets every model linked."""
@@ -205,10 +210,10 @@ class Daemon:
         self.watcher = self._make_watcher(config)
         self.watcher.start()
         self.pipeline.configure(config, self.shelf.linker())
-        if change.touches("hub"):
+        if change.touches("hub") or change.touches("civitai") or change.touches("identify"):
             old, self.lookups = self.lookups, self._make_lookups(config)
             old.stop()
-            old.client.cache.close()
+            old.close()
             self.lookups.start()
             self.lookups.submit_pending()
         self.scheduler.reschedule_job("hub-lookups", trigger="interval", seconds=config.hub.retry_minutes * 60)
@@ -232,7 +237,7 @@ class Daemon:
             self.checkpoint()
         finally:
             self.rpc.stop()
-            self.lookups.client.cache.close()
+            self.lookups.close()
             self.shelf.close()
             self.notifier.close()
         log.info("modelshelf daemon stopped")

@@ -29,6 +29,7 @@ class Control(Protocol):
     def rescan(self) -> int: ...
     def hub_state(self) -> dict[str, Any]: ...
     def retry_lookups(self) -> int: ...
+    def identify_now(self, model_ids: list[str]) -> list[dict[str, Any]]: ...
 
 
 _REQUIRED = object()
@@ -61,6 +62,13 @@ def build_methods(daemon: Control) -> dict[str, Method]:
         found = index.resolve(_param(params, "id", str))
         return {"model": dataclasses.asdict(found), "files": [dict(f) for f in index.files(found.model_id)]}
 
+    def identify(params: dict[str, Any]) -> dict[str, Any]:
+        queries = _param(params, "models", list, [])
+        if not all(isinstance(q, str) for q in queries):
+            raise RpcError(INVALID_PARAMS, "param 'models' must be a list of ids, names or hashes")
+        ids = [index.resolve(q).model_id for q in queries] if queries else index.pending_ids()
+        return {"models": daemon.identify_now(ids)}
+
     def import_(params: dict[str, Any]) -> dict[str, Any]:
         paths = _param(params, "paths", list)
         mode = _param(params, "mode", str, "copy")
@@ -88,6 +96,7 @@ def build_methods(daemon: Control) -> dict[str, Method]:
         "rescan": lambda p: {"entries_seen": daemon.rescan()},
         "import": import_,
         "retry-lookups": lambda p: {"queued": daemon.retry_lookups()},
+        "identify": identify,
         "checkpoint": action(lambda p: actions.checkpoint(shelf)),
         "rebuild-index": lambda p: action(lambda p: actions.rebuild(shelf), recount=True)(p) | {"by": "daemon"},
         "sync": action(lambda p: actions.sync(shelf, p.get("model"))),
