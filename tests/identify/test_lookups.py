@@ -229,6 +229,7 @@ def test_identify_through_the_daemon(civitai: FakeCivitai, tmp_path: Path) -> No
         wait_for(lambda: d.call("status")["hub"]["pending"] == 0, 20, "the CivitAI lookup")
         status = d.call("status")["hub"]
         assert status["providers"]["civitai"]["state"] == "online" and status["endpoint"] == civitai.endpoint
+        assert "civitai   online · 0 pending" in d.cli("status").stdout
         calls = len(civitai.api_calls())
         out = d.cli("identify", job["model_id"])
         assert out.returncode == 0, out.stderr

@@ -65,7 +65,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    from ..hub.worker import identification_view
+    from ..identify.view import identification_view
     from ..library import read_metadata
     from ..library.metadata import METADATA_NAME
     with Shelf(config, writer=False) as shelf:

@@ -103,9 +103,10 @@ def status_view(status: dict[str, Any]) -> str:
     if status.get("last_error"):
         lines.append(f"last error {status['last_error']}")
     if hub := status.get("hub"):
-        error = f" · {hub['last_error']}" if hub["last_error"] else ""
-        lines.append(f"hub       {hub['state']} · {hub['pending']} pending · {hub['calls_in_window']}/"
-                     f"{hub['limit_per_minute']} calls this minute{error}")
+        for name, state in (hub.get("providers") or {"hub": hub}).items():   # one line per provider
+            error = f" · {state['last_error']}" if state["last_error"] else ""
+            lines.append(f"{name:<10}{state['state']} · {hub['pending']} pending · {state['calls_in_window']}/"
+                         f"{state['limit_per_minute']} calls this minute{error}")
     return "\n".join(lines)
 
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import MetadataError
-from ..identify import merge
 from ..identify.apply import LookupOutcome, apply_answers, outcome_of
 from ..identify.provider import Answer, LookupFailed, Provider, ProviderMatch
+from ..identify.view import identification_view
 from ..index.writer import LibraryWriter
 from ..library.metadata import ModelMetadata
 
@@ -187,15 +187,3 @@ def _said(answer: Answer) -> str:
     kind = type(answer).__name__
     reason = getattr(answer, "reason", "")
     return f"{answer.provider}: {kind}{': ' + reason if reason else ''}"
-
-
-def identification_view(meta: ModelMetadata, path: str, order: Sequence[str] = ()) -> dict[str, Any]:
-    """A model's identification as JSON-ready data: the best match's facts and each provider's answer."""
-    ident = merge.from_dict(meta.identification)
-    best = merge.best_match(ident, order)
-    return {"model_id": meta.model_id, "path": path, "autov2": meta.autov2, "official_name": meta.official_name,
-            "family": meta.family, "family_source": meta.family_source, "preview": meta.preview,
-            "base_model": best.base_model if best else None,
-            "trained_words": list(best.trained_words) if best else [],
-            "best": best.ref if best else None, "pending": meta.pending_online_lookup,
-            "providers": merge.to_dict(ident)}

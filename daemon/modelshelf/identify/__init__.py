@@ -1,16 +1,30 @@
 """Identifying models with several providers (the Hub, CivitAI) behind one interface, and the
-rule that merges what they say (merge.py)."""
+rule that merges what they say (merge.py).
 
-from ..config import NsfwChoice
-from .civitai import CivitaiClient, CivitaiProvider, CivitaiSettings, build_civitai, civitai_settings
-from .errors import PreviewRejectedError, ProviderAnswerError, ProviderUnavailableError
-from .hub_provider import HubProvider
-from .merge import FamilyDecision, Identification, ProviderState, Status, best_match, decide_family, record
-from .previews import PreviewDownloader, choose_preview, save_preview
-from .provider import Answer, GoneUpstream, LookupFailed, Method, NotFound, Provider, ProviderMatch
+Names are imported on first use (PEP 562): `modelshelf show` needs the merge rule, not the HTTP
+clients of every provider (huggingface_hub alone costs a second to import)."""
 
-__all__ = ["Answer", "CivitaiClient", "CivitaiProvider", "CivitaiSettings", "FamilyDecision", "GoneUpstream",
-           "HubProvider", "Identification", "LookupFailed", "Method", "NotFound", "NsfwChoice", "PreviewDownloader",
-           "PreviewRejectedError", "Provider", "ProviderAnswerError", "ProviderMatch", "ProviderState",
-           "ProviderUnavailableError", "Status", "best_match", "build_civitai", "choose_preview", "civitai_settings",
-           "decide_family", "record", "save_preview"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "CivitaiClient": "civitai", "CivitaiProvider": "civitai", "CivitaiSettings": "civitai",
+    "build_civitai": "civitai", "civitai_settings": "civitai",
+    "PreviewRejectedError": "errors", "ProviderAnswerError": "errors", "ProviderUnavailableError": "errors",
+    "HubProvider": "hub_provider",
+    "FamilyDecision": "merge", "Identification": "merge", "ProviderState": "merge", "Status": "merge",
+    "best_match": "merge", "decide_family": "merge", "record": "merge",
+    "PreviewDownloader": "previews", "PreviewSaver": "previews", "choose_preview": "previews",
+    "save_preview": "previews",
+    "Answer": "provider", "GoneUpstream": "provider", "LookupFailed": "provider", "Method": "provider",
+    "NotFound": "provider", "Provider": "provider", "ProviderMatch": "provider",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
