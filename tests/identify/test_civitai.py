@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,7 @@ def test_429_without_retry_after_backs_off_1_then_2_seconds(civitai: FakeCivitai
     at = [c.at for c in civitai.api_calls()]
     assert len(at) == 3
     first, second = at[1] - at[0], at[2] - at[1]
-    assert 1.0 <= first < 1.9 and 2.0 <= second < 3.5, (first, second)
+    assert first >= 1.0 and second >= 2.0 and second > first + 0.5, (first, second)   # 1 s, then 2 s
 
 
 def test_429_with_retry_after_waits_that_long(civitai: FakeCivitai, tmp_path: Path) -> None:
@@ -136,11 +137,15 @@ def test_429_with_retry_after_waits_that_long(civitai: FakeCivitai, tmp_path: Pa
 
 
 def test_429_backoff_is_shared_by_every_thread(civitai: FakeCivitai, tmp_path: Path) -> None:
-    """A 429 seen by one lookup pauses the next one too, without it ever calling."""
-    provider = make_provider(tmp_path, max_wait=0.0)        # give up instead of waiting out the pause
+    """A 429 seen by one thread's lookup pauses another thread's too, without it ever calling."""
+    provider = make_provider(tmp_path, max_wait=0.0, backoff_first=30.0)   # give up instead of waiting
     civitai.force(429)
     assert isinstance(provider.lookup([fake_meta(11)])[fake_meta(11).model_id], LookupFailed)
-    answer = provider.lookup([fake_meta(12)])[fake_meta(12).model_id]
+    answers: dict = {}
+    other = threading.Thread(target=lambda: answers.update(provider.lookup([fake_meta(12)])))
+    other.start()
+    other.join()
+    answer = answers[fake_meta(12).model_id]
     assert isinstance(answer, LookupFailed) and "throttled" in answer.reason
     assert len(civitai.api_calls()) == 1
     assert provider.state()["state"] == "throttled"

@@ -45,6 +45,7 @@ from .civitai_records import (
 )
 from .errors import ProviderAnswerError, ProviderUnavailableError
 from .http import exchange, json_body, make_client
+from .previews import choose_preview
 from .provider import Answer, LookupFailed, NotFound, ProviderMatch
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,6 @@ class CivitaiProvider:
 
     def preview_image(self, match: ProviderMatch) -> CivitaiImage | None:
         """The match's first still image at or below the configured NSFW level."""
-        from .previews import choose_preview
         images = [CivitaiImage(**i) for i in match.record.get("images", ())]
         return choose_preview(images, self.client.settings.preview_max_level)
 
