@@ -16,6 +16,7 @@ from modelshelf.config import ImportMode
 from modelshelf.hub import HubCache, HubClient, HubSettings, LookupOutcome, LookupWorker
 from modelshelf.identify import HubProvider, PreviewDownloader
 from modelshelf.identify.previews import PreviewSaver
+from modelshelf.identify.view import identification_view
 from modelshelf.ingest import ImportJob
 from modelshelf.library import read_metadata
 from modelshelf.shelf import Shelf
@@ -215,7 +216,9 @@ def test_identify_show_and_search_by_autov2(civitai: FakeCivitai, tmp_path: Path
         found = json.loads(cli("search", query, "--json").stdout)
         assert [m["model_id"] for m in found] == [model_id]
     assert cli("identify").stdout.strip() == "no models to identify"          # none pending any more
-    assert len(civitai.api_calls()) == 1
+    again = json.loads(cli("identify", "--all", "--json").stdout)["models"]
+    assert [(m["model_id"], m["outcome"]) for m in again] == [(model_id, "matched")]
+    assert len(civitai.api_calls()) == 1                                       # the answer per hash is cached
 
 
 def test_identify_through_the_daemon(civitai: FakeCivitai, tmp_path: Path) -> None:
@@ -236,3 +239,15 @@ def test_identify_through_the_daemon(civitai: FakeCivitai, tmp_path: Path) -> No
         assert "civitai  matched  civitai:12@34" in out.stdout
         assert len(civitai.api_calls()) == calls          # cached: the daemon answered from its cache
         # (done locally it would have failed: the daemon holds the library's writer lock)
+
+
+def test_a_v1_model_shows_what_the_hub_said(shelf: Shelf, tmp_path: Path) -> None:
+    model_id = imported(shelf, write_safetensors(tmp_path / "old.safetensors", "lora_sdxl"))
+    meta = read_metadata(metadata_file(shelf, model_id))
+    hub_said = {"repo_id": "org/old", "revision": "main", "filename": "old.safetensors", "method": "sha256",
+                "confidence": 1.0, "reason": "SHA-256 and size of old.safetensors match", "official_name": "old",
+                "tags": [], "pipeline_tag": None, "license": None, "base_model": ["org/base"],
+                "download_url": None, "matched_at": "2026-01-01T00:00:00+00:00"}
+    view = identification_view(meta.replace(hub=hub_said, identification=None), "lora/sdxl/old")
+    assert view["best"] == "hf:org/old" and view["base_model"] == "org/base"
+    assert view["providers"]["hub"]["status"] == "matched"

@@ -85,11 +85,12 @@ IDENTIFY_TIMEOUT = 600.0     # a round may wait out throttles (60 calls a minute
 
 
 def cmd_identify(args: argparse.Namespace, config: Config) -> int:
-    result = remote.try_ask(config, "identify", {"models": args.models}, timeout=IDENTIFY_TIMEOUT)
+    params = {"models": args.models, "all": args.all}
+    result = remote.try_ask(config, "identify", params, timeout=IDENTIFY_TIMEOUT)
     if result is None:
-        from ..identify.wiring import build_lookup_worker
+        from ..identify.wiring import build_lookup_worker, chosen_models
         with Shelf(config, writer=True, purpose="identify") as shelf:
-            ids = [shelf.index.resolve(q).model_id for q in args.models] or shelf.index.pending_ids()
+            ids = chosen_models(shelf.index, args.models, args.all)
             worker = build_lookup_worker(config, shelf.writer)
             try:
                 outcomes = worker.lookup_many(ids)

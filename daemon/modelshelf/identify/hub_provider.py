@@ -11,16 +11,14 @@ from ..errors import HubUnavailableError
 from ..hub.client import HubClient
 from ..hub.identify import HubMatch, identify
 from ..library.metadata import ModelMetadata
-from .provider import Answer, LookupFailed, Method, NotFound, ProviderMatch
+from .provider import Answer, LookupFailed, NotFound, ProviderMatch
+from .view import match_from_hub_record
 
 PROVIDER = "hub"
 
 
 def hub_match(match: HubMatch) -> ProviderMatch:
-    base = match.base_model[0] if isinstance(match.base_model, list) and match.base_model else match.base_model
-    return ProviderMatch(PROVIDER, Method.SHA256 if match.method == "sha256" else Method.NAME, match.confidence,
-                         f"hf:{match.repo_id}", match.official_name, base if isinstance(base, str) else None,
-                         None, (), match.download_url, dataclasses.asdict(match), match.reason, match.matched_at)
+    return match_from_hub_record(dataclasses.asdict(match))
 
 
 class HubProvider:

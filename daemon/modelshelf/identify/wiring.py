@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..config import Config, ProviderName
 from ..hub.wiring import build_hub_client
 from ..hub.worker import LookupWorker
+from ..index import ModelIndex
 from ..index.writer import LibraryWriter
 from .civitai import CivitaiProvider, build_civitai
 from .hub_provider import HubProvider
 from .previews import PreviewDownloader, PreviewSaver
 from .provider import Provider
+
+
+def chosen_models(index: ModelIndex, queries: Sequence[str], every: bool = False) -> list[str]:
+    """The models `identify` asks about: those named (ids, names, hash prefixes such as AutoV2),
+    else every model with every, else the pending ones."""
+    if queries:
+        return [index.resolve(q).model_id for q in queries]
+    return [m.model_id for m in index.all()] if every else index.pending_ids()
 
 
 def build_providers(config: Config) -> list[Provider]:

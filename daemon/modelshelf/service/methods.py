@@ -66,8 +66,8 @@ def build_methods(daemon: Control) -> dict[str, Method]:
         queries = _param(params, "models", list, [])
         if not all(isinstance(q, str) for q in queries):
             raise RpcError(INVALID_PARAMS, "param 'models' must be a list of ids, names or hashes")
-        ids = [index.resolve(q).model_id for q in queries] if queries else index.pending_ids()
-        return {"models": daemon.identify_now(ids)}
+        from ..identify.wiring import chosen_models
+        return {"models": daemon.identify_now(chosen_models(index, queries, bool(params.get("all"))))}
 
     def import_(params: dict[str, Any]) -> dict[str, Any]:
         paths = _param(params, "paths", list)
