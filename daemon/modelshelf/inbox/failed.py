@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import (
+    IncompleteDownloadError,
     LibraryOfflineError,
     ModelshelfError,
     NoSpaceError,
@@ -40,8 +41,8 @@ def changed_under_import(error: ModelshelfError) -> bool:
     return isinstance(getattr(error, "cause", None), SourceChangedError)
 
 
-def remedy_for(error: ModelshelfError | str) -> str:
-    if isinstance(error, TruncatedModelError) or (isinstance(error, str) and "truncated" in error):
+def remedy_for(error: ModelshelfError) -> str:
+    if isinstance(error, (TruncatedModelError, IncompleteDownloadError)):
         return "The download is incomplete. Download the file again and drop the complete file in the inbox."
     if isinstance(error, NoSpaceError):
         return "Free space on the library's drive (or move the library), then move the file back."
@@ -51,7 +52,7 @@ def remedy_for(error: ModelshelfError | str) -> str:
     return "Fix the cause above, then move the file back into the inbox to retry."
 
 
-def move_to_failed(source: Path, inbox: Path, error: ModelshelfError | str) -> Path:
+def move_to_failed(source: Path, inbox: Path, error: ModelshelfError) -> Path:
     """Move source into inbox/failed/ (never overwriting) and write <name>.error.txt beside it."""
     folder = inbox / FAILED_FOLDER
     folder.mkdir(exist_ok=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ImportMode, load_config
-from ..errors import ModelshelfError
+from ..errors import IncompleteDownloadError, ModelshelfError
 from ..hub import LookupWorker
 from ..hub.wiring import build_hub_client
 from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
@@ -85,7 +85,7 @@ class Daemon:
         log.warning("incomplete: %s stopped growing before it was complete (%s); moved to failed/",
                     item.path, item.reason)
         try:
-            move_to_failed(item.path, item.inbox, f"not importing {item.path.name}: {item.reason}")
+            move_to_failed(item.path, item.inbox, IncompleteDownloadError(item.path, item.reason))
         except OSError as e:
             log.error("could not move %s to failed/: %s", item.path, e.strerror)
         self.board.last_error = f"{item.path.name}: {item.reason}"
