@@ -22,7 +22,7 @@ from modelshelf.hub import (
     identify,
     settings_from_env,
 )
-from modelshelf.hub.transport import parse_retry_after
+from modelshelf.hub.transport import install_strict_transport, parse_retry_after
 from modelshelf.ingest import ImportJob
 from modelshelf.library import read_metadata
 from modelshelf.shelf import Shelf
@@ -42,6 +42,7 @@ def hub():
 def make_client(hub: FakeHub, tmp_path: Path, **kw) -> HubClient:
     settings = HubSettings(endpoint=hub.endpoint, timeout=kw.pop("timeout", 2.0), max_wait=kw.pop("max_wait", 0.0),
                            **kw)
+    install_strict_transport(settings.timeout)
     return HubClient(settings, HubCache(tmp_path / f"cache-{random.random()}.db", settings.cache_ttl,
                                         settings.negative_ttl))
 
