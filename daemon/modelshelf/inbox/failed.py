@@ -19,6 +19,7 @@ from ..errors import (
 )
 from ..fs.durable import atomic_write_bytes, fsync_dir
 from ..fs.names import numbered
+from ..fs.paths import is_within
 from .ignore import FAILED_FOLDER
 
 _LIBRARY_CANNOT_TAKE_IT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
@@ -33,7 +34,7 @@ def waits_for_library(error: ModelshelfError, *places: Path) -> bool:
     cause = getattr(error, "cause", None)
     if not isinstance(cause, OSError) or cause.errno not in _LIBRARY_CANNOT_TAKE_IT or cause.filename is None:
         return False
-    return any(Path(os.fsdecode(cause.filename)).is_relative_to(place) for place in places)
+    return any(is_within(os.path.abspath(os.fsdecode(cause.filename)), place) for place in places)
 
 
 def changed_under_import(error: ModelshelfError) -> bool:
