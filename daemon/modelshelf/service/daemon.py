@@ -24,7 +24,7 @@ from ..config import Config, ImportMode, load_config
 from ..errors import IncompleteDownloadError, ModelshelfError
 from ..hub import LookupWorker
 from ..hub.wiring import build_hub_client
-from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
+from ..inbox import Arrival, InboxWatcher, Incomplete
 from ..inbox.failed import move_to_failed
 from ..ingest import ImportJob, recover_retired
 from ..shelf import Shelf
@@ -62,11 +62,7 @@ class Daemon:
         self.pinger = WatchdogPinger(self.notifier, interval, self.healthy) if interval else None
 
     def _make_watcher(self, config: Config) -> InboxWatcher:
-        settings = WatchSettings(quiet_seconds=config.inbox.quiet_seconds,
-                                 incomplete_seconds=config.inbox.incomplete_seconds,
-                                 rescan_seconds=config.inbox.rescan_seconds,
-                                 ignore=IgnoreRules(config.inbox.ignore), polling=config.inbox.polling.value)
-        return InboxWatcher(config.paths.inboxes, settings, self._on_arrival, self._on_incomplete,
+        return InboxWatcher(config.paths.inboxes, config.inbox, self._on_arrival, self._on_incomplete,
                             in_progress=self.pipeline.in_progress)
 
     def _make_lookups(self, config: Config) -> LookupWorker:
