@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .fs.paths import real_within
 
 
 class ImportMode(enum.StrEnum):
@@ -238,20 +239,15 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
     return config
 
 
-def _inside(child: Path, parent: Path) -> bool:
-    c, p = os.path.realpath(child), os.path.realpath(parent)
-    return c == p or c.startswith(p.rstrip("/") + "/")
-
-
 def _check_overlaps(config: Config, path: Path | None) -> None:
     """An inbox inside the library or an app (or the other way round) would import itself."""
     app_roots = [root for app in config.apps for root in app.roots()]
     for inbox in config.paths.inboxes:
-        if _inside(inbox, config.paths.library) or _inside(config.paths.library, inbox):
+        if real_within(inbox, config.paths.library) or real_within(config.paths.library, inbox):
             raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the library {config.paths.library}",
                               "keep inboxes and the library apart")
         for root in app_roots:
-            if _inside(inbox, root) or _inside(root, inbox):
+            if real_within(inbox, root) or real_within(root, inbox):
                 raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the app folder {root}",
                                   "keep inboxes out of app installs")
 

@@ -15,15 +15,14 @@ from modelshelf.hub import (
     HubCache,
     HubClient,
     HubSettings,
-    LookupOutcome,
-    LookupWorker,
     SlidingWindowThrottle,
     clean_name,
     identify,
     settings_from_env,
 )
-from modelshelf.hub.transport import parse_retry_after
+from modelshelf.hub.transport import install_strict_transport, parse_retry_after
 from modelshelf.identify import HubProvider
+from modelshelf.identify.worker import LookupOutcome, LookupWorker
 from modelshelf.ingest import ImportJob
 from modelshelf.library import read_metadata
 from modelshelf.shelf import Shelf
@@ -43,6 +42,7 @@ def hub():
 def make_client(hub: FakeHub, tmp_path: Path, **kw) -> HubClient:
     settings = HubSettings(endpoint=hub.endpoint, timeout=kw.pop("timeout", 2.0), max_wait=kw.pop("max_wait", 0.0),
                            **kw)
+    install_strict_transport(settings.timeout)
     return HubClient(settings, HubCache(tmp_path / f"cache-{random.random()}.db", settings.cache_ttl,
                                         settings.negative_ttl))
 
@@ -272,7 +272,7 @@ def test_batch_of_fifty_files_from_ten_repos_is_bounded_by_the_cache(shelf: Shel
 def test_failed_lookups_back_off_per_model(shelf: Shelf, hub: FakeHub, tmp_path: Path) -> None:
     from datetime import datetime, timedelta
 
-    from modelshelf.hub.worker import next_retry
+    from modelshelf.identify.worker import next_retry
     model_id = imported(shelf, write_safetensors(tmp_path / "m.safetensors", "clip_l"))
     hub.forced.append((408, {}))
     worker = LookupWorker([HubProvider(make_client(hub, tmp_path))], shelf.writer)

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from modelshelf.config import ImportMode
-from modelshelf.hub import HubCache, HubClient, HubSettings, LookupOutcome, LookupWorker
+from modelshelf.hub import HubCache, HubClient, HubSettings
+from modelshelf.hub.transport import install_strict_transport
 from modelshelf.identify import HubProvider, PreviewDownloader
 from modelshelf.identify.previews import PreviewSaver
 from modelshelf.identify.view import identification_view
+from modelshelf.identify.worker import LookupOutcome, LookupWorker
 from modelshelf.ingest import ImportJob
 from modelshelf.library import read_metadata
 from modelshelf.shelf import Shelf
@@ -56,6 +58,7 @@ def worker_for(shelf: Shelf, tmp_path: Path, hub: FakeHub | None = None, preview
     providers: list = [make_provider(tmp_path, **civitai_kw)]
     if hub is not None:
         settings = HubSettings(endpoint=hub.endpoint, timeout=2.0, max_wait=0.0)
+        install_strict_transport(settings.timeout)
         providers.append(HubProvider(HubClient(settings, HubCache(tmp_path / f"h{random.random()}.db", 60, 60))))
     saver = PreviewSaver(shelf.writer, PreviewDownloader(timeout=2.0), max_level=2) if previews else None
     return LookupWorker(providers, shelf.writer, saver)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from modelshelf.hub import HubCache, HubClient, HubSettings
+from modelshelf.hub.transport import install_strict_transport
 from modelshelf.identify import (
     GoneUpstream,
     HubProvider,
@@ -114,6 +115,7 @@ def test_both_providers_answering_the_proven_match_wins(civitai: FakeCivitai, hu
     civitai.add(FakeVersion(34, 12, "Detail Tweaker XL", "v1.0", [FakeFile(src.name, src.stat().st_size, sha)]))
     hub.add(FakeRepo("someone/detail-tweaker-xl", {"detail-tweaker-xl.safetensors": (123, "f" * 64)}))  # other bytes
     settings = HubSettings(endpoint=hub.endpoint, timeout=2.0, max_wait=0.0)
+    install_strict_transport(settings.timeout)
     hub_provider = HubProvider(HubClient(settings, HubCache(tmp_path / f"h{random.random()}.db", 60, 60)))
     ident = Identification()
     for provider in (hub_provider, make_provider(tmp_path)):

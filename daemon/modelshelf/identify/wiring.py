@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from ..config import Config, ProviderName
 from ..hub.wiring import build_hub_client
-from ..hub.worker import LookupWorker
 from ..index import ModelIndex
 from ..index.writer import LibraryWriter
 from .civitai import CivitaiProvider, build_civitai
 from .hub_provider import HubProvider
 from .previews import PreviewDownloader, PreviewSaver
 from .provider import Provider
+from .worker import LookupWorker
 
 
 def chosen_models(index: ModelIndex, queries: Sequence[str], every: bool = False) -> list[str]:

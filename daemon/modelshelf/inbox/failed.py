@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import (
+    IncompleteDownloadError,
     LibraryOfflineError,
     ModelshelfError,
     NoSpaceError,
@@ -18,6 +19,7 @@ from ..errors import (
 )
 from ..fs.durable import atomic_write_bytes, fsync_dir
 from ..fs.names import numbered
+from ..fs.paths import is_within
 from .ignore import FAILED_FOLDER
 
 _LIBRARY_CANNOT_TAKE_IT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
@@ -32,7 +34,7 @@ def waits_for_library(error: ModelshelfError, *places: Path) -> bool:
     cause = getattr(error, "cause", None)
     if not isinstance(cause, OSError) or cause.errno not in _LIBRARY_CANNOT_TAKE_IT or cause.filename is None:
         return False
-    return any(Path(os.fsdecode(cause.filename)).is_relative_to(place) for place in places)
+    return any(is_within(os.path.abspath(os.fsdecode(cause.filename)), place) for place in places)
 
 
 def changed_under_import(error: ModelshelfError) -> bool:
@@ -40,8 +42,8 @@ def changed_under_import(error: ModelshelfError) -> bool:
     return isinstance(getattr(error, "cause", None), SourceChangedError)
 
 
-def remedy_for(error: ModelshelfError | str) -> str:
-    if isinstance(error, TruncatedModelError) or (isinstance(error, str) and "truncated" in error):
+def remedy_for(error: ModelshelfError) -> str:
+    if isinstance(error, (TruncatedModelError, IncompleteDownloadError)):
         return "The download is incomplete. Download the file again and drop the complete file in the inbox."
     if isinstance(error, NoSpaceError):
         return "Free space on the library's drive (or move the library), then move the file back."
@@ -51,7 +53,7 @@ def remedy_for(error: ModelshelfError | str) -> str:
     return "Fix the cause above, then move the file back into the inbox to retry."
 
 
-def move_to_failed(source: Path, inbox: Path, error: ModelshelfError | str) -> Path:
+def move_to_failed(source: Path, inbox: Path, error: ModelshelfError) -> Path:
     """Move source into inbox/failed/ (never overwriting) and write <name>.error.txt beside it."""
     folder = inbox / FAILED_FOLDER
     folder.mkdir(exist_ok=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import LibraryLockedError, LibraryOfflineError
 from ..fs.durable import atomic_write_bytes
 from ..fs.names import safe_name
+from ..fs.paths import real_within
 from .metadata import utc_now
 
 MARKER_NAME = ".modelshelf-library"
@@ -43,11 +44,7 @@ class Library:
 
     def contains(self, path: Path) -> bool:
         """True if path (resolved) lies inside the library."""
-        try:
-            Path(os.path.realpath(path)).relative_to(os.path.realpath(self.root))
-        except ValueError:
-            return False
-        return True
+        return real_within(path, self.root)
 
 
 def open_library(root: Path, *, may_create: bool) -> Library:

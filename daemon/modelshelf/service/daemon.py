@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ImportMode, load_config
-from ..errors import ModelshelfError
-from ..hub import LookupWorker
+from ..errors import IncompleteDownloadError, ModelshelfError
 from ..identify.wiring import build_lookup_worker
-from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
+from ..identify.worker import LookupWorker
+from ..inbox import Arrival, InboxWatcher, Incomplete
 from ..inbox.failed import move_to_failed
 from ..ingest import ImportJob, recover_retired
 from ..shelf import Shelf
@@ -62,11 +62,7 @@ class Daemon:
         self.pinger = WatchdogPinger(self.notifier, interval, self.healthy) if interval else None
 
     def _make_watcher(self, config: Config) -> InboxWatcher:
-        settings = WatchSettings(quiet_seconds=config.inbox.quiet_seconds,
-                                 incomplete_seconds=config.inbox.incomplete_seconds,
-                                 rescan_seconds=config.inbox.rescan_seconds,
-                                 ignore=IgnoreRules(config.inbox.ignore), polling=config.inbox.polling.value)
-        return InboxWatcher(config.paths.inboxes, settings, self._on_arrival, self._on_incomplete,
+        return InboxWatcher(config.paths.inboxes, config.inbox, self._on_arrival, self._on_incomplete,
                             in_progress=self.pipeline.in_progress)
 
     def _make_lookups(self, config: Config) -> LookupWorker:
@@ -85,7 +81,7 @@ class Daemon:
         log.warning("incomplete: %s stopped growing before it was complete (%s); moved to failed/",
                     item.path, item.reason)
         try:
-            move_to_failed(item.path, item.inbox, f"not importing {item.path.name}: {item.reason}")
+            move_to_failed(item.path, item.inbox, IncompleteDownloadError(item.path, item.reason))
         except OSError as e:
             log.error("could not move %s to failed/: %s", item.path, e.strerror)
         self.board.last_error = f"{item.path.name}: {item.reason}"

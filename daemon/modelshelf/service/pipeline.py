@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..config import Config, ImportMode
 from ..drives import DriveDetector, DriveQueues
-from ..errors import ModelshelfError
+from ..errors import ModelshelfError, ShuttingDownError
 from ..inbox.failed import changed_under_import, move_to_failed, waits_for_library
 from ..inbox.in_progress import InProgress
 from ..ingest import ImportJob, ImportOutcome, find_importables
@@ -57,11 +57,17 @@ class ImportPipeline:
 
     # -- offering jobs ----------------------------------------------------------------------
     def submit(self, job: ImportJob, inbox: Path | None) -> str:
+        """Queue a job; ShuttingDownError once the pipeline drains (nothing is recorded then)."""
+        drives = (self.drives.drive_of(job.source), self.drives.drive_of(self.shelf.library.root))
         if inbox is not None:
             self.in_progress.add(job.source)
-        drives = (self.drives.drive_of(job.source), self.drives.drive_of(self.shelf.library.root))
         self.board.queued(job.job_id, job.source)
-        self.queues.submit(PipelineJob(job, inbox), drives)
+        try:
+            self.queues.submit(PipelineJob(job, inbox), drives)
+        except ShuttingDownError:
+            self.board.forget(job.job_id)
+            self.in_progress.discard(job.source)
+            raise
         self._wake()
         return job.job_id
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import MetadataError
-from ..identify.apply import LookupOutcome, apply_answers, outcome_of
-from ..identify.provider import Answer, LookupFailed, Provider, ProviderMatch
-from ..identify.view import identification_view
 from ..index.writer import LibraryWriter
 from ..library.metadata import ModelMetadata
+from .apply import LookupOutcome, apply_answers, outcome_of
+from .provider import Answer, LookupFailed, Provider, ProviderMatch
+from .view import identification_view
 
 log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(minutes=15)
