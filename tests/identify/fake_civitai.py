@@ -145,7 +145,9 @@ class FakeCivitai:
                 and all(isinstance(x, str) and len(x) == 64 for x in body)):
             return self._json(h, 400, {"error": "Request must include an array of SHA256 Hashes. Too many hashes"})
         wanted = {x.upper() for x in body}
-        out = [self._version(v) for v in self._published() for f in v.files if f.hashes()["SHA256"] in wanted]
+        # prepareModelVersionResponse answers null for a version without a primary file
+        out = [self._version(v) if any(f.primary for f in v.files) else None
+               for v in self._published() for f in v.files if f.hashes()["SHA256"] in wanted]
         self._json(h, 200, out)
 
     def _model(self, h: BaseHTTPRequestHandler, model_id: str) -> None:

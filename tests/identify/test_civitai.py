@@ -66,12 +66,15 @@ def test_the_token_comes_from_the_environment_only(civitai: FakeCivitai, tmp_pat
 
 
 def test_150_pending_models_cost_two_calls(civitai: FakeCivitai, tmp_path: Path) -> None:
-    metas = [fake_meta(i) for i in range(150)]
+    metas = [fake_meta(i) for i in range(149)]
     for i, meta in enumerate(metas):
         civitai.add(version_for(meta, version_id=1000 + i, model_id=500 + i))
-    answers = make_provider(tmp_path).lookup(metas)
+    odd = fake_meta(999)                  # a version without a primary file: CivitAI answers null for it
+    civitai.add(FakeVersion(9, 9, "No primary", "v1", [FakeFile("x", odd.size_bytes, odd.sha256, primary=False)]))
+    answers = make_provider(tmp_path).lookup([*metas[:99], odd, *metas[99:]])
+    assert isinstance(answers[odd.model_id], NotFound)
     assert all(isinstance(answers[m.model_id], ProviderMatch) for m in metas)
-    assert {answers[m.model_id].record["version_id"] for m in metas} == set(range(1000, 1150))
+    assert {answers[m.model_id].record["version_id"] for m in metas} == set(range(1000, 1149))
     calls = civitai.api_calls()
     assert [(c.method, c.path, len(c.body)) for c in calls] == [
         ("POST", "/api/v1/model-versions/by-hash", 100), ("POST", "/api/v1/model-versions/by-hash", 50)]
