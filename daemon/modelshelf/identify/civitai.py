@@ -44,7 +44,7 @@ from .civitai_records import (
     version_to_cache,
 )
 from .errors import ProviderAnswerError, ProviderUnavailableError
-from .http import exchange, json_body, make_client
+from .http import HttpAnswer, exchange, json_body, make_client
 from .previews import choose_preview
 from .provider import Answer, LookupFailed, NotFound, ProviderMatch
 
@@ -167,7 +167,7 @@ class CivitaiClient:
         self.last_error = f"rate limited (HTTP 429): pausing {delay:.0f} s"
         log.info("CivitAI %s", self.last_error)
 
-    def _judge(self, answer) -> Any:
+    def _judge(self, answer: HttpAnswer) -> Any:
         status = answer.status
         if status == 200:
             return json_body(answer, PROVIDER)
