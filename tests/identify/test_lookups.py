@@ -141,6 +141,8 @@ def test_a_model_deleted_upstream_keeps_its_metadata(shelf: Shelf, civitai: Fake
     meta = read_metadata(metadata_file(shelf, model_id))
     state = meta.identification["civitai"]
     assert state["status"] == "gone" and state["gone_since"] and state["match"]["record"]["version_id"] == 34
+    assert state["note"] == "model 12 was deleted from CivitAI"                 # its own record says so
+    assert [c.path for c in civitai.api_calls()][-1] == "/api/v1/models/12"
     assert meta.official_name == "Detail Tweaker XL" and meta.family_source == "local+civitai"
     assert meta.lookup_attempts == 2 and not meta.pending_online_lookup
 
@@ -254,3 +256,21 @@ def test_a_v1_model_shows_what_the_hub_said(shelf: Shelf, tmp_path: Path) -> Non
     view = identification_view(meta.replace(hub=hub_said, identification=None), "lora/sdxl/old")
     assert view["best"] == "hf:org/old" and view["base_model"] == "org/base"
     assert view["providers"]["hub"]["status"] == "matched"
+
+
+def test_an_unpublished_version_of_a_listed_model_is_gone_with_its_reason(shelf: Shelf, civitai: FakeCivitai,
+                                                                         tmp_path: Path) -> None:
+    src = write_safetensors(tmp_path / "v1.safetensors", "lora_sdxl")
+    civitai.add(civitai_version(src))
+    civitai.add(FakeVersion(35, 12, "Detail Tweaker XL", "v2.0", [FakeFile("v2.safetensors", 10, "ab" * 32)]))
+    model_id = imported(shelf, src)
+    worker = worker_for(shelf, tmp_path, previews=False, cache_ttl=0.0, negative_ttl=0.0)
+    try:
+        worker.lookup(model_id)
+        civitai.versions[34].published = False
+        worker.lookup(model_id)
+    finally:
+        worker.close()
+    state = read_metadata(metadata_file(shelf, model_id)).identification["civitai"]
+    assert state["status"] == "gone" and state["note"] == "version 34 is no longer published (model 12 still is)"
+    assert state["match"]["record"]["version_name"] == "v1.0"

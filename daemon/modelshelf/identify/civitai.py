@@ -29,6 +29,7 @@ from ..hub.cache import HubCache
 from ..hub.throttle import CircuitBreaker, SlidingWindowThrottle
 from ..hub.transport import parse_retry_after
 from ..library.metadata import FileEntry, ModelMetadata
+from . import merge
 from .backoff import SharedBackoff
 from .civitai_records import (
     PROVIDER,
@@ -46,7 +47,7 @@ from .civitai_records import (
 from .errors import ProviderAnswerError, ProviderUnavailableError
 from .http import HttpAnswer, exchange, json_body, make_client
 from .previews import choose_preview
-from .provider import Answer, LookupFailed, NotFound, ProviderMatch
+from .provider import Answer, GoneUpstream, LookupFailed, NotFound, ProviderMatch
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100               # the POST endpoint's zod schema: .max(100)
@@ -244,9 +245,25 @@ class CivitaiProvider:
         found, failed = self._versions(list(wanted))
         for digest, entries in wanted.items():
             for meta, file in entries:
-                answers[meta.model_id] = (LookupFailed(PROVIDER, failed[digest]) if digest in failed
-                                          else _answer(digest, file, found[digest]))
+                answer = (LookupFailed(PROVIDER, failed[digest]) if digest in failed
+                          else _answer(digest, file, found[digest]))
+                answers[meta.model_id] = self._confirm_gone(meta, answer)
         return answers
+
+    def _confirm_gone(self, meta: ModelMetadata, answer: Answer) -> Answer:
+        """Not found, for a model CivitAI had proven before: its own record (GET /models/{id}) says
+        whether the model was deleted or only this version unpublished."""
+        state = merge.from_dict(meta.identification).get(PROVIDER)
+        if not isinstance(answer, NotFound) or state is None or state.match is None or not state.match.proven:
+            return answer
+        model_id, version_id = state.match.record.get("model_id"), state.match.record.get("version_id")
+        try:
+            record = self.client.model(int(model_id))           # type: ignore[arg-type]
+        except (ProviderUnavailableError, TypeError, ValueError):
+            return answer                                        # merge still marks it gone
+        if record is None:
+            return GoneUpstream(PROVIDER, f"model {model_id} was deleted from CivitAI")
+        return GoneUpstream(PROVIDER, f"version {version_id} is no longer published (model {model_id} still is)")
 
     def _versions(self, digests: list[str]) -> tuple[dict[str, list[CivitaiVersion]], dict[str, str]]:
         """Versions listing each hash (cached, else asked in batches); the reason for those not asked."""
