@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,3 +163,46 @@ def test_rename_noreplace_on_ntfs_3g(tmp_path: Path) -> None:
         assert (where / "b").read_bytes() == b"B"
         rename_noreplace(where / "a", where / "c")
         assert (where / "c").read_bytes() == b"A" and not (where / "a").exists()
+
+
+RENAME = ("import sys; from modelshelf.fs.linux import rename_noreplace\n"
+          "try:\n    rename_noreplace(sys.argv[1], sys.argv[2])\n"
+          "except FileExistsError:\n    print('exists')\n")
+
+
+def _traced_rename(tmp_path: Path, src: Path, dst: Path, *inject: str) -> tuple[str, str]:
+    """rename_noreplace in a process under strace; returns (its stdout, the renameat2 calls)."""
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed (apt-get install strace)")
+    log = tmp_path / "strace.log"
+    proc = subprocess.run(["strace", "-f", "-qq", "-o", str(log), "-e", "trace=renameat2,rename", *inject,
+                           sys.executable, "-c", RENAME, str(src), str(dst)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, log.read_text()
+
+
+def test_rename_noreplace_is_one_atomic_renameat2(tmp_path: Path, folder: Path) -> None:
+    (folder / "a").write_bytes(b"A")
+    out, calls = _traced_rename(tmp_path, folder / "a", folder / "b")
+    assert out == "" and (folder / "b").read_bytes() == b"A"
+    assert f'renameat2(AT_FDCWD, "{folder}/a", AT_FDCWD, "{folder}/b", RENAME_NOREPLACE) = 0' in calls
+    assert "rename(" not in calls.replace("renameat2(", "")       # no check-then-rename race
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("existing", ["file", "dangling symlink", None])
+def test_the_fallback_without_renameat2_never_replaces(tmp_path: Path, folder: Path, existing: str | None) -> None:
+    """A filesystem refusing RENAME_NOREPLACE (EINVAL, as some FUSE ones do): injected with strace."""
+    (folder / "a").write_bytes(b"A")
+    if existing == "file":
+        (folder / "b").write_bytes(b"B")
+    elif existing == "dangling symlink":
+        (folder / "b").symlink_to(folder / "nowhere")
+    out, calls = _traced_rename(tmp_path, folder / "a", folder / "b", "-e", "inject=renameat2:error=EINVAL")
+    assert "INJECTED" in calls
+    if existing is None:
+        assert out == "" and (folder / "b").read_bytes() == b"A" and not (folder / "a").exists()
+    else:
+        assert out == "exists\n" and (folder / "a").read_bytes() == b"A"
+        assert (folder / "b").is_symlink() if existing == "dangling symlink" else (folder / "b").read_bytes() == b"B"
