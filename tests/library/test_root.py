@@ -58,7 +58,7 @@ def test_without_may_create_nothing_is_created(tmp_path: Path) -> None:
 # "it has no .modelshelf-library marker". Nothing is lost (the marker is kept, no new identity is
 # made); the message points the user at the wrong problem. Fix: re-raise LibraryOfflineError
 # before the FileNotFoundError handler in library/root.py:open_library.
-@pytest.mark.xfail(strict=True, reason="open_library swallows the damaged-marker error (see comment)")
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="damaged marker reported as missing")
 @pytest.mark.bad_input
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"id": 1}'])
 def test_a_damaged_marker_says_so(tmp_path: Path, content: bytes) -> None:
