@@ -48,7 +48,7 @@ def remedy_for(error: ModelshelfError) -> str:
     if isinstance(error, NoSpaceError):
         return "Free space on the library's drive (or move the library), then move the file back."
     if isinstance(error, NotAModelError):
-        return ("modelshelf imports .safetensors, .gguf, .ckpt, .pt, .pth and .bin files and diffusers "
+        return ("modelshelf imports .safetensors, .sft, .gguf, .ckpt, .pt, .pth and .bin files and diffusers "
                 "folders. If this is not a model, delete it; if it is, check that it is not damaged.")
     return "Fix the cause above, then move the file back into the inbox to retry."
 
