@@ -127,13 +127,8 @@ def test_a_folder_model_moves_whole(inbox: Path) -> None:
     assert Path(f"{target}.error.txt").is_file()
 
 
-# BUG (found by this test; not fixed, daemon/ is not this helper's): a name near the 255-byte limit
-# fits in the inbox and in failed/, but "<name>.error.txt" (and atomic_write_bytes's temp name
-# ".<name>.XXXXXXXX.tmp") are longer than 255 bytes. move_to_failed then moves the file and raises
-# ENAMETOOLONG writing the note, so the user gets the file in failed/ with no note, and the pipeline
-# logs "could not move ... to failed/" though it was moved. Fix: shorten the note's name (and the
-# temp prefix in fs/durable.py) to fit in 255 bytes.
-@pytest.mark.xfail(strict=True, raises=OSError, reason="the note's name exceeds 255 bytes (see comment)")
+# A name near the 255-byte limit once lost its note: "<name>.error.txt" and the temp name were
+# longer than a name may be.
 def test_a_long_name_still_gets_its_note(inbox: Path) -> None:
     source = inbox / ("x" * 240 + ".safetensors")              # 252 bytes: a valid name
     source.write_bytes(b"x")

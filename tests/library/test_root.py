@@ -52,13 +52,8 @@ def test_without_may_create_nothing_is_created(tmp_path: Path) -> None:
     assert list((tmp_path / "empty").iterdir()) == []
 
 
-# BUG (found by this test, not fixed: daemon/ is not this helper's): _read_marker raises
-# LibraryOfflineError("... is damaged"), but LibraryOfflineError subclasses FileNotFoundError and
-# open_library's `except FileNotFoundError: pass` swallows it, so a damaged marker is reported as
-# "it has no .modelshelf-library marker". Nothing is lost (the marker is kept, no new identity is
-# made); the message points the user at the wrong problem. Fix: re-raise LibraryOfflineError
-# before the FileNotFoundError handler in library/root.py:open_library.
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="damaged marker reported as missing")
+# A damaged marker is its own error, not "no marker" (LibraryOfflineError is a FileNotFoundError
+# too, and open_library once swallowed it as a missing marker).
 @pytest.mark.bad_input
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"id": 1}'])
 def test_a_damaged_marker_says_so(tmp_path: Path, content: bytes) -> None:
