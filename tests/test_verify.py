@@ -108,7 +108,8 @@ def test_an_unreadable_file_is_unreadable(shelf: Shelf, models: dict[str, Path])
     target.unlink()
     target.mkdir()                # root reads a chmod 000 file: a folder in its place cannot be read
     check = checks(shelf)[shelf.library.relative(models["lora"])]
-    assert [(f.name, f.state, f.detail) for f in check.files] == [(target.name, FileState.UNREADABLE, "not a regular file")]
+    assert [(f.name, f.state, f.detail) for f in check.files] == [
+        (target.name, FileState.UNREADABLE, "not a regular file")]
 
 
 @pytest.mark.bad_input
