@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.errors import ModelshelfError
 from modelshelf import actions
+from modelshelf.errors import ModelshelfError
 from modelshelf.links.registry import LinkRegistry
 from modelshelf.shelf import Shelf
 

@@ -18,7 +18,7 @@ from ..errors import (
     TruncatedModelError,
 )
 from ..fs.durable import atomic_write_bytes, fsync_dir
-from ..fs.names import numbered
+from ..fs.names import fit_name, numbered
 from ..fs.paths import is_within
 from .ignore import FAILED_FOLDER
 
@@ -48,7 +48,7 @@ def remedy_for(error: ModelshelfError) -> str:
     if isinstance(error, NoSpaceError):
         return "Free space on the library's drive (or move the library), then move the file back."
     if isinstance(error, NotAModelError):
-        return ("modelshelf imports .safetensors, .gguf, .ckpt, .pt, .pth and .bin files and diffusers "
+        return ("modelshelf imports .safetensors, .sft, .gguf, .ckpt, .pt, .pth and .bin files and diffusers "
                 "folders. If this is not a model, delete it; if it is, check that it is not damaged.")
     return "Fix the cause above, then move the file back into the inbox to retry."
 
@@ -58,12 +58,17 @@ def move_to_failed(source: Path, inbox: Path, error: ModelshelfError) -> Path:
     folder = inbox / FAILED_FOLDER
     folder.mkdir(exist_ok=True)
     target = next(t for t in numbered(folder / source.name)
-                  if not os.path.lexists(t) and not os.path.lexists(f"{t}.error.txt"))
+                  if not os.path.lexists(t) and not os.path.lexists(note_for(t)))
     os.rename(source, target)
     fsync_dir(folder)
     when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     note = (f"modelshelf could not import {source.name} ({when}).\n\n"
             f"What went wrong:\n  {error}\n\nWhat to do:\n  {remedy_for(error)}\n"
             f"  To retry, move {target.name} back into {inbox}.\n")
-    atomic_write_bytes(Path(f"{target}.error.txt"), note.encode())
+    atomic_write_bytes(note_for(target), note.encode())
     return target
+
+
+def note_for(failed: Path) -> Path:
+    """The note beside a failed file: `<name>.error.txt`, its name cut to fit in 255 bytes."""
+    return failed.with_name(fit_name(failed.name, ".error.txt"))

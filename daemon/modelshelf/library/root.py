@@ -53,6 +53,8 @@ def open_library(root: Path, *, may_create: bool) -> Library:
     marker = root / MARKER_NAME
     try:
         return Library(root, _read_marker(marker))
+    except LibraryOfflineError:
+        raise                     # a damaged marker: not the same as none (it is a FileNotFoundError too)
     except FileNotFoundError:
         pass
     if not root.exists() and not may_create:
