@@ -59,8 +59,8 @@ def test_round_trip_keeps_every_field(folder: Path) -> None:
     assert path == folder / METADATA_NAME
     assert read_metadata(path) == meta
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["schema_version"] == SCHEMA_VERSION == 1
-    assert data["hashes"] == {"blake3": "b3" * 32, "sha256": "5a" * 32}
+    assert data["schema_version"] == SCHEMA_VERSION == 2
+    assert data["hashes"] == {"blake3": "b3" * 32, "sha256": "5a" * 32, "autov2": "5A5A5A5A5A"}
     assert "blake3" not in data and "extra" not in data           # the JSON shape, not the dataclass's
     assert data["from_the_future"] == {"keep": [1, 2]}
     assert "Détail tweaker" in path.read_text(encoding="utf-8")   # readable UTF-8, not \u escapes
@@ -121,9 +121,9 @@ BAD = {
     "not UTF-8": (b'{"cleaned_name": "\xff"}', "is not valid JSON"),
     "a list": (b"[1, 2]", "not a JSON object"),
     "no schema_version": (json.dumps(_without("schema_version")).encode(),
-                          "schema_version None is not supported (expected 1)"),
-    "a newer schema": (json.dumps(sample().to_dict() | {"schema_version": 2}).encode(),
-                       "schema_version 2 is not supported (expected 1)"),
+                          "schema_version None is not supported"),
+    "a newer schema": (json.dumps(sample().to_dict() | {"schema_version": 3}).encode(),
+                       "schema_version 3 is not supported"),
     "schema_version as text": (json.dumps(sample().to_dict() | {"schema_version": "1"}).encode(),
                                "schema_version '1' is not supported"),
     "no hashes": (json.dumps(_without("hashes")).encode(), "missing or invalid field (KeyError: 'hashes')"),
