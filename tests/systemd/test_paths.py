@@ -1,12 +1,14 @@
 """The harness's path logic (paths.sh) on real mounts, in a private mount namespace: a checkout
 and a virtual environment sharing one 0700 folder (one `mktemp -d`, or /root) both stay
-reachable, by the test user and, past PrivateTmp=, by the unit."""
+reachable, by the test user and, past PrivateTmp=, by the unit; nothing written to /tmp inside
+is left on the machine."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("unshare"
 # file must read back, and the 0700 folder's other content must stay out of sight.
 SCRIPT = f"""
 set -euo pipefail
-code=$1 venv=$2 secret=$3
+code=$1 venv=$2 secret=$3 litter=$5
 mount -t tmpfs -o mode=755 msh-run /run
 mkdir -p /run/msh
 source "$4"
@@ -29,7 +31,8 @@ reach "$code" "$venv"
 setpriv --reuid=4242 --regid=4242 --clear-groups bash -c '
     set -e
     cat /srv/modelshelf/daemon/modelshelf/__init__.py "$1/bin/python" "$1/pyvenv.cfg"
-    ! cat "$2" 2>/dev/null' user "$venv" "$secret"
+    ! cat "$2" 2>/dev/null
+    echo left >"$3"' user "$venv" "$secret" "$litter"
 cat {DROP_IN}
 """
 
@@ -51,9 +54,10 @@ def layout(box: Path, checkout: str, venv: str) -> tuple[Path, Path, Path]:
     return code, env, secret
 
 
-def reach(code: Path, venv: Path, secret: Path) -> subprocess.CompletedProcess:
+def reach(code: Path, venv: Path, secret: Path, litter: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", SCRIPT, "reach",
-                           str(code), str(venv), str(secret), str(PATHS)], capture_output=True, text=True, timeout=60)
+                           str(code), str(venv), str(secret), str(PATHS), str(litter)],
+                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize(("box", "checkout", "venv"), [
@@ -64,10 +68,12 @@ def reach(code: Path, venv: Path, secret: Path) -> subprocess.CompletedProcess:
 def test_a_checkout_and_a_venv_in_one_private_folder_are_both_reachable(
         tmp_path: Path, box: str, checkout: str, venv: str) -> None:
     code, env, secret = layout(tmp_path / box, checkout, venv)
-    done = reach(code, env, secret)
+    litter = Path("/tmp") / f"systemd-private-msh-test-{uuid.uuid4().hex}"   # where systemd puts them
+    done = reach(code, env, secret, litter)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# modelshelf\n#!python\nhome = /usr/bin\n")
     # tmp_path lies under /tmp, which the unit's PrivateTmp= replaces: the venv is bound back in.
     quoted = str(env).replace("%", "%%")
     assert done.stdout.endswith(f'[Service]\nBindReadOnlyPaths=/srv/modelshelf/reach/1:"{quoted}"\n'), done.stdout
     assert secret.read_text() == "not for the test user"     # the host's view is untouched
+    assert not litter.exists()              # what is left in /tmp inside goes with the namespace
