@@ -5,8 +5,9 @@ folder behind, and nothing can be saved over it any more), then it must hold exa
 that were read: same inode, size and mtime. A download saved over a file, a resumed download, or
 a file added to or removed from a folder during the import puts the whole source back under its
 name: it arrives again and is imported as what it now is. Only a source that passed is renamed
-to a gone- name and deleted. After a crash, done- entries are put back (they are re-imported as
-duplicates and then retired) and gone- entries are deleted.
+to a gone- name and deleted. A download tool's bookkeeping in a folder (bookkeeping.py) is not
+compared and goes with it, unless a download is still running in it. After a crash, done- entries
+are put back (they are re-imported as duplicates and then retired) and gone- entries are deleted.
 """
 
 from __future__ import annotations
