@@ -1,8 +1,13 @@
 """A fake Hugging Face Hub on 127.0.0.1 serving the real endpoints and JSON shapes that
-huggingface_hub's list_models and model_info(files_metadata=True) use."""
+huggingface_hub's list_models and model_info(files_metadata=True) use, and for a repo made with
+FakeRepo.serving() the ones snapshot_download/hf_hub_download use: the recursive tree listing
+(/api/models/<repo>/tree/<rev>) and /<repo>/resolve/<rev>/<file> with the Hub's headers (a git file
+answers 200 with ETag = its git blob id; an LFS file redirects to a CDN URL with X-Linked-Etag =
+its SHA-256 and X-Linked-Size, as huggingface_hub's get_hf_file_metadata reads them)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -20,6 +25,30 @@ class FakeRepo:
     pipeline_tag: str | None = "text-to-image"
     card: dict = field(default_factory=lambda: {"license": "apache-2.0", "base_model": "org/base"})
     downloads: int = 10
+    contents: dict[str, bytes] = field(default_factory=dict)   # served by /resolve when present
+
+    @classmethod
+    def serving(cls, repo_id: str, contents: dict[str, bytes], **kw) -> FakeRepo:
+        """A repo whose files can be downloaded; weights are LFS files, as a Hub repo's default
+        .gitattributes makes them."""
+        files = {name: (len(data), hashlib.sha256(data).hexdigest() if _is_lfs(name) else None)
+                 for name, data in contents.items()}
+        return cls(repo_id, files, contents=dict(contents), **kw)
+
+
+_LFS_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth", ".gguf", ".onnx", ".msgpack", ".h5")
+
+
+def _is_lfs(name: str) -> bool:
+    return name.lower().endswith(_LFS_SUFFIXES)
+
+
+def _git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _lfs_pointer(sha: str, size: int) -> bytes:
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {size}\n".encode()
 
 
 class FakeHub:
@@ -37,10 +66,14 @@ class FakeHub:
             def do_GET(self) -> None:
                 hub._handle(self)
 
+            def do_HEAD(self) -> None:
+                hub._handle(self)
+
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.cdn = f"http://localhost:{self.port}"   # another host: a client stops at the redirect, as on the Hub
         self._thread = threading.Thread(target=self.server.serve_forever, name="fake-hub", daemon=True)
         self._thread.start()
 
@@ -64,6 +97,10 @@ class FakeHub:
             return self._send(h, status, {"error": "forced"}, headers)
         query = parse_qs(url.query)
         path = unquote(url.path)
+        if "/resolve/" in path or path.startswith("/cdn-lfs/"):
+            return self._download(h, path)
+        if path.startswith("/api/models/") and "/tree/" in path:
+            return self._tree(h, path)
         if path == "/api/models":
             return self._send(h, 200, self._search(query.get("search", [""])[0], int(query.get("limit", ["20"])[0])))
         if path.startswith("/api/models/"):
@@ -105,6 +142,67 @@ class FakeHub:
             h.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests)
+
+    def _tree(self, h: BaseHTTPRequestHandler, path: str) -> None:
+        repo_id, _, rev = path[len("/api/models/"):].partition("/tree/")
+        repo = self.repos.get(repo_id)
+        if repo is None:
+            return self._send(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        if rev not in (repo.sha, "main"):
+            return self._send(h, 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"})
+        entries: list[dict] = []
+        folders = sorted({name.rsplit("/", 1)[0] for name in repo.contents if "/" in name})
+        entries += [{"type": "directory", "oid": "d" * 40, "size": 0, "path": f} for f in folders]
+        for name, data in sorted(repo.contents.items()):
+            entry: dict = {"type": "file", "size": len(data), "path": name}
+            if _is_lfs(name):
+                sha = hashlib.sha256(data).hexdigest()
+                entry["oid"] = _git_blob_id(_lfs_pointer(sha, len(data)))
+                entry["lfs"] = {"oid": sha, "size": len(data), "pointerSize": len(_lfs_pointer(sha, len(data)))}
+            else:
+                entry["oid"] = _git_blob_id(data)
+            entries.append(entry)
+        return self._send(h, 200, entries)
+
+    def _download(self, h: BaseHTTPRequestHandler, path: str) -> None:
+        if path.startswith("/cdn-lfs/"):                     # the CDN a Hub redirect points to
+            sha = path[len("/cdn-lfs/"):]
+            data = next((d for r in self.repos.values() for d in r.contents.values()
+                         if hashlib.sha256(d).hexdigest() == sha), None)
+            if data is None:
+                return self._send(h, 404, {"error": "not found"})
+            return self._send_bytes(h, 200, data, {"ETag": f'"{sha}"'})
+        repo_id, _, rest = path.lstrip("/").partition("/resolve/")
+        rev, _, name = rest.partition("/")
+        repo = self.repos.get(repo_id)
+        if repo is None:
+            return self._send(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+        if rev not in (repo.sha, "main"):
+            return self._send(h, 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"})
+        data = repo.contents.get(name)
+        if data is None:
+            return self._send(h, 404, {"error": "Entry not found"},
+                              {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": repo.sha})
+        headers = {"X-Repo-Commit": repo.sha}
+        if not _is_lfs(name):
+            return self._send_bytes(h, 200, data, {**headers, "ETag": f'"{_git_blob_id(data)}"'})
+        sha = hashlib.sha256(data).hexdigest()
+        headers.update({"ETag": f'"{_git_blob_id(_lfs_pointer(sha, len(data)))}"', "X-Linked-Etag": f'"{sha}"',
+                        "X-Linked-Size": str(len(data)), "Location": f"{self.cdn}/cdn-lfs/{sha}"})
+        return self._send_bytes(h, 302, b"", headers)
+
+    def _send_bytes(self, h: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]) -> None:
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            if h.command != "HEAD":
+                h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -6,8 +6,9 @@
 # CGROUP: a fresh `<random>.slice` name (journald derives _SYSTEMD_USER_UNIT from the
 # `user-UID.slice/user@UID.service` part); CODE: this checkout's daemon/ folder, bound at
 # /srv/modelshelf/daemon (the unit has PrivateTmp=yes, so nothing under /tmp is visible to it);
-# SECONDS: how long to wait for journald and the manager; READABLE: folders the user must be able
-# to read (the Python install and its packages, often under a 0700 /root).
+# SECONDS: how long to wait for journald and the manager; READABLE: folders the user and the unit
+# must be able to read (the Python install, a virtual environment, the packages), wherever they
+# lie: under a 0700 /root, in one 0700 `mktemp -d` with the checkout, under /tmp.
 # Prints "manager-ready" once the manager answers, then waits until killed.
 set -euo pipefail
 uid=$1 cgroup=$2 code=$3 seconds=$4
@@ -34,35 +35,12 @@ mount --bind /run/msh/group /etc/group
 mount -t tmpfs -o mode=755,size=2g msh-home /home
 install -d -m 0700 -o "$uid" -g "$uid" "$home" "/run/user/$uid"
 
-# Folders the user must read: a 0700 ancestor (such as /root) is covered by a 0755 tmpfs that
-# holds only binds of the wanted folders, in this namespace only. The original stays reachable
-# under /run/msh/hidden* for later folders under the same ancestor.
-expose() {
-    local want=$1 top=/ rest=${1#/} part keep
-    while [ -n "$rest" ]; do
-        part=${rest%%/*}
-        top=${top%/}/$part
-        [ "$rest" = "$part" ] && rest= || rest=${rest#*/}
-        keep=/run/msh/hidden$(echo "$top" | tr / _)
-        if [ ! -d "$keep" ] && [ -d "$top" ] && [ "$(( $(stat -c %#a "$top") & 1 ))" = 0 ]; then
-            mkdir -p "$keep"
-            mount --bind "$top" "$keep"
-            mount -t tmpfs -o mode=755 msh-expose "$top"
-        fi
-        if [ -d "$keep" ]; then                # under a covered ancestor: bind just this folder
-            [ -d "$want" ] && [ -n "$(ls -A "$want")" ] && return   # already there (a parent was bound)
-            mkdir -p "$want"
-            mount --bind "$keep${want#"$top"}" "$want"
-            return
-        fi
-    done
-}
-for path in "$@"; do expose "$path"; done
-mount -t tmpfs -o mode=755 msh-srv /srv
-mkdir -p /srv/modelshelf/daemon
-mount --bind -o ro "$code" /srv/modelshelf/daemon
+# 3. This checkout at /srv/modelshelf/daemon, and the Python install readable by the user and
+# the unit (paths.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
+reach "$code" "$@"
 
-# 3. A delegated cgroup for the manager (in both hierarchies of a hybrid layout).
+# 4. A delegated cgroup for the manager (in both hierarchies of a hybrid layout).
 slice=$cgroup/user-$uid.slice/user@$uid.service
 if [ -e /sys/fs/cgroup/cgroup.procs ]; then trees=/sys/fs/cgroup; else trees="/sys/fs/cgroup/unified /sys/fs/cgroup/systemd"; fi
 for tree in $trees; do
@@ -70,12 +48,12 @@ for tree in $trees; do
     chown -R "$uid:$uid" "$tree/$slice"
 done
 
-# 4. journald with persistent storage (else `journalctl --user` finds no files).
+# 5. journald with persistent storage (else `journalctl --user` finds no files).
 /lib/systemd/systemd-journald &
 for _ in $(seq "$tries"); do [ -S /run/systemd/journal/socket ] && break; sleep 0.01; done
 journalctl --flush >/dev/null 2>&1 || true
 
-# 5. The user manager, started from inside its cgroup.
+# 6. The user manager, started from inside its cgroup.
 (
     for tree in $trees; do echo $BASHPID >"$tree/$slice/cgroup.procs"; done
     exec setpriv --reuid="$uid" --regid="$uid" --init-groups env -i HOME="$home" USER="$user" LOGNAME="$user" \

@@ -1,5 +1,6 @@
 """Bringing models into the library: single-pass copy + hashes, staging, verified commit."""
 
+from .bookkeeping import downloads_in_progress, is_download_in_progress, is_tool_bookkeeping, walk_content
 from .importer import (
     Importer,
     ImportJob,
@@ -16,5 +17,6 @@ from .staging import RecoveryReport, recover_staging
 from .transfer import StreamSettings, hash_file
 
 __all__ = ["FileDigest", "ImportJob", "ImportOutcome", "ImportProgress", "ImportResult", "Importer",
-           "ProgressListener", "RecoveryReport", "StreamSettings", "find_importables",
-           "hash_file", "recover_retired", "recover_staging", "settings_from_config"]
+           "ProgressListener", "RecoveryReport", "StreamSettings", "downloads_in_progress", "find_importables",
+           "hash_file", "is_download_in_progress", "is_tool_bookkeeping", "recover_retired", "recover_staging",
+           "settings_from_config", "walk_content"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..classify import Probe, is_folder_model, is_model_file, probe_file, probe_folder
-from ..errors import ImportFailedError, NotAModelError
+from ..errors import ImportFailedError, NotAModelError, SourceChangedError
 from ..fs.names import numbered, safe_name
+from .bookkeeping import downloads_in_progress, is_tool_bookkeeping, walk_content
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,12 @@ class ImportPlan:
 
 
 def find_importables(path: Path) -> list[Path]:
-    """A model file, a folder model, or a plain folder holding those (searched recursively)."""
+    """A model file, a folder model, or a plain folder holding those (searched recursively; hidden
+    entries, tool bookkeeping among them, are not searched)."""
     if path.is_dir() and not is_folder_model(path):
         found: list[Path] = []
         for entry in sorted(path.iterdir()):
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or is_tool_bookkeeping(PurePosixPath(entry.name)):
                 continue
             if entry.is_dir():
                 found.extend(find_importables(entry))
@@ -85,9 +88,10 @@ def _plan_folder(folder: Path, follow_symlinks: bool) -> ImportPlan:
     if not is_folder_model(folder):
         raise NotAModelError(folder, "a folder is imported as one model only when it holds a "
                              "model_index.json or config.json (diffusers/transformers layout)")
+    _refuse_while_downloading(folder)
     files: list[PlannedFile] = []
     taken: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+    for dirpath, dirnames, filenames in walk_content(folder):   # a tool's bookkeeping is not the model
         dirnames.sort()
         for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             path = Path(dirpath) / name
@@ -106,3 +110,12 @@ def _plan_folder(folder: Path, follow_symlinks: bool) -> ImportPlan:
     if not any(is_model_file(f.source) for f in files):
         raise NotAModelError(folder, "the folder holds no model files (.safetensors, .bin, ...)")
     return ImportPlan(folder, True, tuple(files), probe_folder(folder))
+
+
+def _refuse_while_downloading(folder: Path) -> None:
+    """A download tool still writing into the folder: it is not complete yet. The error counts as
+    a change under the import, so an inbox entry stays to arrive again once it is done."""
+    busy = downloads_in_progress(folder)
+    if busy:
+        raise ImportFailedError(folder, "importing", SourceChangedError(
+            errno.EBUSY, f"a download into it is still in progress ({busy[0].as_posix()})"))

@@ -5,8 +5,9 @@ folder behind, and nothing can be saved over it any more), then it must hold exa
 that were read: same inode, size and mtime. A download saved over a file, a resumed download, or
 a file added to or removed from a folder during the import puts the whole source back under its
 name: it arrives again and is imported as what it now is. Only a source that passed is renamed
-to a gone- name and deleted. After a crash, done- entries are put back (they are re-imported as
-duplicates and then retired) and gone- entries are deleted.
+to a gone- name and deleted. A download tool's bookkeeping in a folder (bookkeeping.py) is not
+compared and goes with it, unless a download is still running in it. After a crash, done- entries
+are put back (they are re-imported as duplicates and then retired) and gone- entries are deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from ..fs.durable import fsync_dir
 from ..fs.linux import rename_noreplace
 from ..fs.names import numbered
+from .bookkeeping import downloads_in_progress, walk_content
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ DONE_PREFIX = ".modelshelf-done-"      # being checked: put back after a crash
 GONE_PREFIX = ".modelshelf-gone-"      # checked: deleted after a crash
 _DONE_NAME = re.compile(re.escape(DONE_PREFIX) + r"[0-9a-f]+-(.+)", re.DOTALL)
 FileKey = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns (not ctime: a rename changes it)
+_NEVER_READ: FileKey = (0, 0, -1, 0)   # a file no import reads (a download still running)
 
 
 class Retired(enum.Enum):
@@ -82,8 +85,11 @@ def _done_name(job_id: str, name: str) -> str:
 
 
 def _folder_keys(folder: Path) -> dict[str, FileKey]:
-    keys = {}
-    for parent, dirnames, names in os.walk(folder):
+    """The folder's files, to compare with what the import read. A download tool's bookkeeping is
+    not among them (it is deleted with the folder), but a download still running into it is a
+    change. Looked for first: once renamed into place, the file is found by the second walk."""
+    keys: dict[str, FileKey] = {os.fspath(rel): _NEVER_READ for rel in downloads_in_progress(folder)}
+    for parent, dirnames, names in walk_content(folder):
         links = [d for d in dirnames if os.path.islink(os.path.join(parent, d))]  # walked as files
         for name in names + links:
             path = os.path.join(parent, name)

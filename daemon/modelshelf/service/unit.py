@@ -123,7 +123,13 @@ REFERENCE_EXEC = "%h/.local/bin/modelshelf daemon"  # `pip install --user`; inst
 
 def exec_start() -> str:
     script = shutil.which("modelshelf")
-    return f"{script} daemon" if script else f"{sys.executable} -m modelshelf daemon"
+    return f"{_command_word(script)} daemon" if script else f"{_command_word(sys.executable)} -m modelshelf daemon"
+
+
+def _command_word(path: str) -> str:
+    """One word of ExecStart=: specifiers and variables kept literal, quoted if it holds spaces."""
+    text = path.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return f'"{text}"' if any(c.isspace() for c in text) else text
 
 
 def render_unit(config: Config, exec_line: str | None = None) -> str:
