@@ -1,0 +1,77 @@
+"""A state dict's tensor names normalised so one rule reads every naming convention.
+
+Real files name the same module several ways: `model.diffusion_model.double_blocks.0.img_attn.qkv`
+(ComfyUI checkpoint), `double_blocks.0.img_attn.qkv` (original), `diffusion_model.` (ComfyUI LoRA),
+`transformer.`/`unet.` (diffusers LoRA), `lora_unet_double_blocks_0_img_attn_qkv` (kohya, where dots
+became underscores). Stripping the container prefix and writing every dot as `_` gives one form;
+rules are regexes anchored at the start of a module path, searched over all paths at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+# container prefixes, longest first; kohya/LyCORIS ones are already underscored
+_PREFIXES = ("model.diffusion_model.", "diffusion_model.", "base_model.model.", "control_model.",
+             "transformer.", "unet.", "lora_unet_", "lora_transformer_", "lycoris_")
+_TEXT_ENCODER = re.compile(r"^(lora_te(\d?)_|text_encoders?(_\d)?\.|te(\d)?\.|cond_stage_model\.|conditioner\.)")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Flattened module paths of the denoising network (text-encoder tensors set apart)."""
+
+    text: str                                # one path per line, searched with (?m)^ rules
+    shapes: Mapping[str, tuple[int, ...]]    # flattened path -> shape
+    text_encoders: frozenset[str]            # "te", "te1", "te2" seen in LoRA/checkpoint names
+
+    def has(self, pattern: str) -> bool:
+        """True if some module path starts with the regex `pattern`."""
+        return re.search(f"(?m)^(?:{pattern})", self.text) is not None
+
+    def indices(self, pattern: str) -> set[int]:
+        """The numbers a one-group `pattern` captures at path starts (block indices)."""
+        return {int(m) for m in re.findall(f"(?m)^(?:{pattern})", self.text)}
+
+    def width(self, pattern: str, axis: int) -> int | None:
+        """The size along `axis` of the first tensor whose path fully matches `pattern`."""
+        rx = re.compile(pattern)
+        for path in sorted(self.shapes):
+            shape = self.shapes[path]
+            if rx.fullmatch(path) and len(shape) > axis:
+                return shape[axis]
+        return None
+
+
+def _encoder_tag(name: str) -> str | None:
+    """"te", "te1", "te2" for a text-encoder tensor name (kohya lora_te2_, diffusers text_encoder_2.)."""
+    m = _TEXT_ENCODER.match(name)
+    if m is None:
+        return None
+    return "te" + (m.group(2) or m.group(4) or (m.group(3) or "").lstrip("_"))
+
+
+def flatten(name: str) -> str | None:
+    """`name` as a prefix-free, underscored module path; None for a text-encoder tensor."""
+    if _TEXT_ENCODER.match(name):
+        return None
+    for prefix in _PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return name.replace(".", "_")
+
+
+def build_layout(names: Iterable[str], shapes: Mapping[str, tuple[int, ...]]) -> Layout:
+    flat: dict[str, tuple[int, ...]] = {}
+    encoders: set[str] = set()
+    for name in names:
+        tag = _encoder_tag(name)
+        if tag is not None:
+            encoders.add(tag)
+            continue
+        path = flatten(name) or ""
+        flat[path] = tuple(shapes.get(name, ()))
+    return Layout("\n".join(sorted(flat)), flat, frozenset(encoders))
