@@ -93,12 +93,12 @@ def llm_family(names: frozenset[str]) -> str | None:
         return "gemma3" if has("self_attn.q_norm") else "gemma2"
     if has("self_attn.q_norm") and has("input_layernorm"):
         return "qwen3"
+    if has("self_attn.dense") and has("mlp.fc1"):
+        return "phi"  # before qwen2: phi-2 has q_proj biases too, but a dense output and fc1/fc2
     if has("self_attn.q_proj.bias") and not has("self_attn.o_proj.bias"):
         return "qwen2"
     if has("self_attn.qkv_proj") and has("mlp.gate_up_proj"):
         return "phi3"
-    if has("self_attn.dense") and has("mlp.fc1"):
-        return "phi"
     if has("self_attn.q_proj") and has("mlp.gate_proj") and has("input_layernorm"):
         return "llama"  # Mistral and Gemma 1 use the same names; their config.json tells them apart
     return "unknown"
