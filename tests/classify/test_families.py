@@ -11,8 +11,10 @@ from modelshelf.classify import probe_file
 
 from .layouts import headers, write_fixture
 
+LAYOUTS = ("diffusers", "comfy", "encoder_original", "decoder_original")  # TAESD's
 EXPECTED = {  # fixture -> (type, family)
-    **{f"unet_{f}_{layout}": ("diffusion_model", f) for f in ("sd15", "sd2", "sdxl") for layout in ("diffusers", "ldm")},
+    **{f"unet_{f}_{layout}": ("diffusion_model", f) for f in ("sd15", "sd2", "sdxl")
+       for layout in ("diffusers", "ldm")},
     **{f"dit_{f}_{layout}": ("diffusion_model", f) for f in ("flux", "sd3", "hunyuan_video", "wan", "ltx")
        for layout in ("diffusers", "original")},
     "dit_qwen_image_diffusers": ("diffusion_model", "qwen_image"),
@@ -31,11 +33,11 @@ EXPECTED = {  # fixture -> (type, family)
     "t2i_adapter_sd15_diffusers": ("t2i_adapter", "sd15"), "t2i_adapter_sdxl_diffusers": ("t2i_adapter", "sdxl"),
     "t2i_adapter_light_diffusers": ("t2i_adapter", "sd15"), "t2i_adapter_sd15_original": ("t2i_adapter", "sd15"),
     "ip_adapter_sd15": ("ip_adapter", "sd15"), "ip_adapter_sdxl": ("ip_adapter", "sdxl"),
-    **{f"motion_module_{f}_{layout}": ("motion_module", f) for f in ("sd15", "sdxl") for layout in ("diffusers", "original")},
+    **{f"motion_module_{f}_{layout}": ("motion_module", f) for f in ("sd15", "sdxl")
+       for layout in ("diffusers", "original")},
     # TAESD and TAESDXL share one layout, as do TAEF1 and TAESD3: 4 latent channels say "sd", 16 nothing
-    **{f"taesd_sd_{layout}": ("vae_approx", "sd") for layout in ("diffusers", "comfy", "encoder_original", "decoder_original")},
-    **{f"taesd_16ch_{layout}": ("vae_approx", "unknown")
-       for layout in ("diffusers", "comfy", "encoder_original", "decoder_original")},
+    **{f"taesd_sd_{layout}": ("vae_approx", "sd") for layout in LAYOUTS},
+    **{f"taesd_16ch_{layout}": ("vae_approx", "unknown") for layout in LAYOUTS},
     "mmproj_llava_transformers": ("mmproj", "llava"), "mmproj_llava_original": ("mmproj", "llava"),
     "llm_llama": ("llm", "llama"), "llm_qwen2": ("llm", "qwen2"), "llm_qwen3": ("llm", "qwen3"),
     "llm_gemma2": ("llm", "gemma2"), "llm_gemma3_text": ("llm", "gemma3"), "llm_phi": ("llm", "phi"),

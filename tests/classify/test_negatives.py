@@ -22,7 +22,8 @@ def _subset(path: Path, name: str, keep, metadata: dict[str, str] | None = None)
 @pytest.mark.parametrize("name,not_family", [
     ("unet_sd15_ldm", "sdxl"), ("unet_sd15_diffusers", "sdxl"), ("unet_sdxl_ldm", "sd15"),
     ("lora_flux_kohya", "sdxl"), ("lora_flux_diffusers", "sdxl"), ("lora_hunyuan_video_musubi", "flux"),
-    ("lora_hunyuan_video_diffusers", "flux"), ("dit_hunyuan_video_diffusers", "flux"), ("lora_sd3_diffusers", "qwen_image"),
+    ("lora_hunyuan_video_diffusers", "flux"), ("dit_hunyuan_video_diffusers", "flux"),
+    ("lora_sd3_diffusers", "qwen_image"),
     ("lora_qwen_image_diffusers", "sd3"), ("dit_qwen_image_diffusers", "sd3"), ("lora_sd2_kohya", "sd15"),
 ])
 def test_look_alikes_are_told_apart(tmp_path: Path, name: str, not_family: str) -> None:
@@ -32,8 +33,8 @@ def test_look_alikes_are_told_apart(tmp_path: Path, name: str, not_family: str) 
 
 def test_an_unknown_layout_stays_unknown_with_low_confidence(tmp_path: Path) -> None:
     path = tmp_path / "model.safetensors"
-    save_file({"encoder.stem.conv.weight": np.zeros((4, 3), np.float16), "head.fc.weight": np.zeros((2, 4), np.float16)},
-              str(path))
+    zeros = np.zeros((2, 4), np.float16)
+    save_file({"encoder.stem.conv.weight": zeros, "head.fc.weight": zeros}, str(path))
     cls = probe_file(path).classification
     assert (cls.model_type, cls.family) == ("unknown", "unknown")
     assert cls.confidence < 0.2
@@ -72,7 +73,8 @@ def test_sd15_lora_touching_only_shared_blocks_is_not_guessed(tmp_path: Path) ->
 
 
 def test_file_name_fills_only_an_unknown_family(tmp_path: Path) -> None:
-    cls = probe_file(write_fixture(tmp_path / "taef1_decoder.safetensors", "taesd_16ch_decoder_original")).classification
+    path = write_fixture(tmp_path / "taef1_decoder.safetensors", "taesd_16ch_decoder_original")
+    cls = probe_file(path).classification
     assert (cls.model_type, cls.family) == ("vae_approx", "flux")
     cls = probe_file(write_fixture(tmp_path / "sdxl_unet.safetensors", "unet_sd15_ldm")).classification
     assert cls.family == "sd15"  # the names decided; "sdxl" in the file name does not override them
