@@ -78,3 +78,9 @@ def test_file_name_fills_only_an_unknown_family(tmp_path: Path) -> None:
     assert (cls.model_type, cls.family) == ("vae_approx", "flux")
     cls = probe_file(write_fixture(tmp_path / "sdxl_unet.safetensors", "unet_sd15_ldm")).classification
     assert cls.family == "sd15"  # the names decided; "sdxl" in the file name does not override them
+
+
+def test_a_lora_on_flux_single_blocks_only_is_flux(tmp_path: Path) -> None:
+    keep = lambda k: k.startswith("transformer.single_transformer_blocks.")  # noqa: E731
+    cls = probe_file(_subset(tmp_path / "model.safetensors", "lora_flux_diffusers", keep)).classification
+    assert (cls.model_type, cls.family) == ("lora", "flux")

@@ -52,9 +52,11 @@ def dit_family(layout: Layout) -> str | None:
         return "hunyuan_video"
     if layout.has(_FLUX_ORIGINAL):
         return "flux"
-    double = layout.indices(r"transformer_blocks_(\d+)_")
-    if double and layout.has(r"single_transformer_blocks_\d+_"):
-        return "hunyuan_video" if max(double) >= 19 else "flux"  # Flux has 19 double blocks, HunyuanVideo 20
+    double, single = layout.indices(r"transformer_blocks_(\d+)_"), layout.indices(r"single_transformer_blocks_(\d+)_")
+    if single:
+        # the diffusers names of both; Flux has 19 double and 38 single blocks, HunyuanVideo 20 and 40
+        deep = max(double, default=0) >= 19 or max(single) >= 38
+        return "hunyuan_video" if deep else "flux"
     if layout.has(_QWEN) or (double and max(double) >= 38 and layout.has(r"transformer_blocks_\d+_attn_")):
         return "qwen_image"  # 60 blocks; SD 3.5 Large, the deepest SD3, has 38
     if layout.has(r"joint_blocks_\d+_(x_block|context_block)_") or layout.has(_SD3_DIFFUSERS):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 # container prefixes, longest first; kohya/LyCORIS ones are already underscored
 _PREFIXES = ("model.diffusion_model.", "diffusion_model.", "base_model.model.", "control_model.",
@@ -53,10 +54,8 @@ def _encoder_tag(name: str) -> str | None:
     return "te" + (m.group(2) or m.group(4) or (m.group(3) or "").lstrip("_"))
 
 
-def flatten(name: str) -> str | None:
-    """`name` as a prefix-free, underscored module path; None for a text-encoder tensor."""
-    if _TEXT_ENCODER.match(name):
-        return None
+def flatten(name: str) -> str:
+    """`name` as a prefix-free, underscored module path."""
     for prefix in _PREFIXES:
         if name.startswith(prefix):
             name = name[len(prefix):]
@@ -72,6 +71,29 @@ def build_layout(names: Iterable[str], shapes: Mapping[str, tuple[int, ...]]) ->
         if tag is not None:
             encoders.add(tag)
             continue
-        path = flatten(name) or ""
-        flat[path] = tuple(shapes.get(name, ()))
+        flat[flatten(name)] = tuple(shapes.get(name, ()))
     return Layout("\n".join(sorted(flat)), flat, frozenset(encoders))
+
+
+@dataclass(frozen=True)
+class StateDict:
+    """A file's tensor names and shapes (from its header only) and its metadata."""
+
+    names: frozenset[str]
+    shapes: Mapping[str, tuple[int, ...]]
+    metadata: Mapping[str, str]
+
+    def has(self, *fragments: str) -> bool:
+        """True if some tensor name contains every fragment."""
+        return any(all(f in n for f in fragments) for n in self.names)
+
+    def starts(self, prefix: str) -> bool:
+        return any(n.startswith(prefix) for n in self.names)
+
+    def width(self, name: str, axis: int) -> int | None:
+        shape = self.shapes.get(name)
+        return shape[axis] if shape and len(shape) > axis else None
+
+    @cached_property
+    def layout(self) -> Layout:
+        return build_layout(self.names, self.shapes)

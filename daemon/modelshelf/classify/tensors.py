@@ -8,36 +8,14 @@ the first that matches decides.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable
 
+from .adapters import hypernetwork, ip_adapter, mmproj, motion_module, t2i_adapter, vae_approx
 from .families import denoiser_family, dit_family, is_unet, llm_family, unet_family
 from .kinds import UNKNOWN_FAMILY, Classification, Method, ModelType
-from .layout import Layout, build_layout
+from .layout import StateDict
 
-
-@dataclass(frozen=True)
-class StateDict:
-    names: frozenset[str]
-    shapes: Mapping[str, tuple[int, ...]]
-    metadata: Mapping[str, str]
-
-    def has(self, *fragments: str) -> bool:
-        """True if some tensor name contains every fragment."""
-        return any(all(f in n for f in fragments) for n in self.names)
-
-    def starts(self, prefix: str) -> bool:
-        return any(n.startswith(prefix) for n in self.names)
-
-    def width(self, name: str, axis: int) -> int | None:
-        shape = self.shapes.get(name)
-        return shape[axis] if shape and len(shape) > axis else None
-
-    @cached_property
-    def layout(self) -> Layout:
-        return build_layout(self.names, self.shapes)
+__all__ = ["StateDict", "classify_state_dict"]
 
 
 _BASE_VERSIONS = [("sd_v1", "sd15"), ("sd_v2", "sd2"), ("sdxl", "sdxl"), ("flux", "flux"), ("sd3", "sd3"),
@@ -54,19 +32,6 @@ def _family_from_metadata(sd: StateDict) -> str | None:
             if marker in value:
                 return family
     return None
-
-
-def _ip_adapter(sd: StateDict) -> str | None:
-    # before the LoRA rule: FaceID IP-Adapters carry to_q_lora.down weights too
-    layout = sd.layout
-    if layout.has(r"double_blocks_\d+_processor_ip_adapter_double_stream_"):
-        return "flux"  # XLabs-AI flux-ip-adapter
-    layers = layout.indices(r"(?:ip_adapter_)?(\d+)_to_k_ip_")
-    if not layers:
-        return None
-    # h94 numbers every attention processor and weights the cross-attention ones: 16 in SD 1.5's
-    # UNet, 70 in SDXL's (2 + 10 transformer blocks per level)
-    return {16: "sd15", 70: "sdxl"}.get(len(layers), UNKNOWN_FAMILY)
 
 
 _LORA_MARKERS = ("lora_down", "lora_up", "lora_A", "lora_B", ".lora.down", ".lora.up", "lora_linear_layer",
@@ -111,50 +76,6 @@ def _controlnet(sd: StateDict) -> str | None:
     return denoiser_family(sd.layout) or UNKNOWN_FAMILY
 
 
-def _t2i_adapter(sd: StateDict) -> str | None:
-    layout = sd.layout
-    diffusers = layout.has(r"adapter_body_\d+_(resnets|in_conv)_")
-    original = layout.has(r"body_\d+_(block[12]|body_\d+_block1)_") and layout.has(r"(conv_in|body_0_in_conv)_weight")
-    if not (diffusers or original):
-        return None
-    # Names are the same for SD 1.5 and SDXL adapters; the pixel-unshuffle width tells them apart
-    # (3 x 8 x 8 = 192 for SD 1.5, 3 x 16 x 16 = 768 for SDXL; 64/256 for one-channel inputs), as
-    # ComfyUI's load_t2i_adapter decides.
-    cin = layout.width(r"(adapter_)?(conv_in|body_0_in_conv)_weight", 1)
-    return {192: "sd15", 64: "sd15", 768: "sdxl", 256: "sdxl"}.get(cin or 0, UNKNOWN_FAMILY)
-
-
-def _motion_module(sd: StateDict) -> str | None:
-    layout = sd.layout
-    if not layout.has(r"(down_blocks_\d+_|up_blocks_\d+_|mid_block_)motion_modules_\d+_"):
-        return None
-    # AnimateDiff follows its UNet: four levels for SD 1.5, three for SDXL
-    levels = layout.indices(r"(?:down|up)_blocks_(\d+)_motion_modules_")
-    return "sd15" if max(levels, default=-1) == 3 else "sdxl" if max(levels, default=-1) == 2 else UNKNOWN_FAMILY
-
-
-_TAESD_ORIGINAL = re.compile(r"\d+_(weight|bias|conv_\d_(weight|bias)|skip_weight)")
-
-
-def _vae_approx(sd: StateDict) -> str | None:
-    layout = sd.layout
-    diffusers = layout.has(r"encoder_layers_\d+_conv_4_") and layout.has(r"decoder_layers_\d+_conv_4_")
-    comfy = layout.has(r"taesd_(en|de)coder_\d+_conv_4_")
-    original = bool(layout.shapes) and all(_TAESD_ORIGINAL.fullmatch(p) for p in layout.shapes) \
-        and layout.has(r"\d+_conv_4_weight")
-    if not (diffusers or comfy or original):
-        return None
-    latent = layout.width(r"(decoder_layers_0|taesd_decoder_1)_weight", 1)
-    if original and layout.has(r"0_weight"):   # an encoder file: its last conv writes the latents
-        last = max(layout.indices(r"(\d+)_weight"))
-        latent = layout.width(f"{last}_weight", 0)
-    elif original:                             # a decoder file: index 0 is a Clamp, 1 reads the latents
-        latent = layout.width(r"1_weight", 1)
-    # TAESD and TAESDXL share a layout, as do TAEF1 and TAESD3: 4 latent channels say "sd", 16 leave
-    # the file name to tell
-    return "sd" if latent == 4 else UNKNOWN_FAMILY
-
-
 def _diffusion_model(sd: StateDict) -> str | None:
     family = dit_family(sd.layout)
     if family:
@@ -171,15 +92,6 @@ def _vae(sd: StateDict) -> str | None:
         return None
     latent = next((sd.width(n, 1) for n in sd.names if n.endswith("decoder.conv_in.weight")), None)
     return {16: "flux", 4: "sd"}.get(latent or 0, UNKNOWN_FAMILY)
-
-
-def _mmproj(sd: StateDict) -> str | None:
-    # a LLaVA-style projector saved on its own (transformers multi_modal_projector, LLaVA's mm_projector)
-    if not (sd.has("multi_modal_projector.") or sd.has("mm_projector.")):
-        return None
-    if sd.has("language_model.") or sd.has("layers.0.self_attn.") and sd.has("embed_tokens"):
-        return None  # a whole vision-language model, not its projector
-    return "llava"
 
 
 def _clip_vision(sd: StateDict) -> str | None:
@@ -214,33 +126,26 @@ def _upscaler(sd: StateDict) -> str | None:
     return None
 
 
-def _hypernetwork(sd: StateDict) -> str | None:
-    # AUTOMATIC1111 saves {dim: (module state dicts), "layer_structure": ..., "activation_func": ...}
-    if {"layer_structure", "activation_func"} <= sd.names and sd.has("linear."):
-        return UNKNOWN_FAMILY
-    return None
-
-
 def _llm(sd: StateDict) -> str | None:
     return llm_family(sd.names)
 
 
 _RULES: list[tuple[Callable[[StateDict], str | None], ModelType, float, str]] = [
-    (_ip_adapter, ModelType.IP_ADAPTER, 0.9, "IP-Adapter to_k_ip/to_v_ip projections"),
+    (ip_adapter, ModelType.IP_ADAPTER, 0.9, "IP-Adapter to_k_ip/to_v_ip projections"),
     (_lora, ModelType.LORA, 0.95, "LoRA down/up tensors"),
     (_checkpoint, ModelType.CHECKPOINT, 0.95, "UNet, VAE and text encoder in one file"),
     (_controlnet, ModelType.CONTROLNET, 0.9, "ControlNet hint/zero-conv tensors"),
-    (_t2i_adapter, ModelType.T2I_ADAPTER, 0.85, "T2I-Adapter body/conv_in tensors"),
-    (_motion_module, ModelType.MOTION_MODULE, 0.9, "AnimateDiff motion_modules tensors"),
-    (_vae_approx, ModelType.VAE_APPROX, 0.85, "TAESD encoder/decoder layers"),
+    (t2i_adapter, ModelType.T2I_ADAPTER, 0.85, "T2I-Adapter body/conv_in tensors"),
+    (motion_module, ModelType.MOTION_MODULE, 0.9, "AnimateDiff motion_modules tensors"),
+    (vae_approx, ModelType.VAE_APPROX, 0.85, "TAESD encoder/decoder layers"),
     (_diffusion_model, ModelType.DIFFUSION_MODEL, 0.9, "diffusion model blocks without VAE"),
     (_vae, ModelType.VAE, 0.9, "VAE encoder and decoder tensors"),
-    (_mmproj, ModelType.MMPROJ, 0.85, "vision-language projector without its language model"),
+    (mmproj, ModelType.MMPROJ, 0.85, "vision-language projector without its language model"),
     (_clip_vision, ModelType.CLIP_VISION, 0.85, "CLIP vision tower tensors"),
     (_text_encoder, ModelType.TEXT_ENCODER, 0.85, "text encoder layers"),
     (_embedding, ModelType.EMBEDDING, 0.9, "textual inversion vectors"),
     (_upscaler, ModelType.UPSCALER, 0.85, "super-resolution network tensors"),
-    (_hypernetwork, ModelType.HYPERNETWORK, 0.85, "hypernetwork layer_structure and linear layers"),
+    (hypernetwork, ModelType.HYPERNETWORK, 0.85, "hypernetwork layer_structure and linear layers"),
     (_llm, ModelType.LLM, 0.8, "transformer decoder with token embeddings"),
 ]
 
