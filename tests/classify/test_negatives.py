@@ -84,3 +84,10 @@ def test_a_lora_on_flux_single_blocks_only_is_flux(tmp_path: Path) -> None:
     keep = lambda k: k.startswith("transformer.single_transformer_blocks.")  # noqa: E731
     cls = probe_file(_subset(tmp_path / "model.safetensors", "lora_flux_diffusers", keep)).classification
     assert (cls.model_type, cls.family) == ("lora", "flux")
+
+
+def test_kohya_ldm_block_names_mean_sdxl_where_the_blocks_leave_it_open(tmp_path: Path) -> None:
+    # input_blocks.4.1 carries attention in both UNets, but sd-scripts only uses ldm names for SDXL
+    keep = lambda k: k.startswith("lora_unet_input_blocks_4_1_transformer_blocks_0_")  # noqa: E731
+    cls = probe_file(_subset(tmp_path / "model.safetensors", "lora_sdxl_kohya", keep)).classification
+    assert (cls.model_type, cls.family) == ("lora", "sdxl")

@@ -44,8 +44,11 @@ def _lora(sd: StateDict) -> str | None:
     family = denoiser_family(sd.layout)
     if family:
         return family
+    # sd-scripts names SDXL UNet modules the ldm way (sdxl_original_unet) and SD 1.x/2.x ones the
+    # diffusers way, so ldm names in a kohya LoRA mean SDXL even where the blocks leave it open
     encoders = sd.layout.text_encoders
-    if "te2" in encoders:
+    if "te2" in encoders or sd.starts("lora_unet_input_blocks_") or sd.starts("lora_unet_output_blocks_") \
+            or sd.starts("lora_unet_middle_block_"):
         return "sdxl"
     return "sd15" if encoders == {"te"} and sd.starts("lora_te_") else UNKNOWN_FAMILY
 
