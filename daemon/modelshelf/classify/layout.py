@@ -24,17 +24,17 @@ _TEXT_ENCODER = re.compile(r"^(lora_te(\d?)_|text_encoders?(_\d)?\.|te(\d)?\.|co
 class Layout:
     """Flattened module paths of the denoising network (text-encoder tensors set apart)."""
 
-    text: str                                # one path per line, searched with (?m)^ rules
+    text: str                                # "\n" before each path: a literal anchor is 5-15x faster than (?m)^
     shapes: Mapping[str, tuple[int, ...]]    # flattened path -> shape
     text_encoders: frozenset[str]            # "te", "te1", "te2" seen in LoRA/checkpoint names
 
     def has(self, pattern: str) -> bool:
         """True if some module path starts with the regex `pattern`."""
-        return re.search(f"(?m)^(?:{pattern})", self.text) is not None
+        return re.search(f"\n(?:{pattern})", self.text) is not None
 
     def indices(self, pattern: str) -> set[int]:
         """The numbers a one-group `pattern` captures at path starts (block indices)."""
-        return {int(m) for m in re.findall(f"(?m)^(?:{pattern})", self.text)}
+        return {int(m) for m in re.findall(f"\n(?:{pattern})", self.text)}
 
     def width(self, pattern: str, axis: int) -> int | None:
         """The size along `axis` of the first tensor whose path fully matches `pattern`."""
@@ -72,7 +72,7 @@ def build_layout(names: Iterable[str], shapes: Mapping[str, tuple[int, ...]]) ->
             encoders.add(tag)
             continue
         flat[flatten(name)] = tuple(shapes.get(name, ()))
-    return Layout("\n".join(sorted(flat)), flat, frozenset(encoders))
+    return Layout("".join("\n" + p for p in sorted(flat)), flat, frozenset(encoders))
 
 
 @dataclass(frozen=True)
