@@ -18,6 +18,7 @@ EXPECTED = {  # fixture -> (type, family)
     **{f"dit_{f}_{layout}": ("diffusion_model", f) for f in ("flux", "sd3", "hunyuan_video", "wan", "ltx")
        for layout in ("diffusers", "original")},
     "dit_qwen_image_diffusers": ("diffusion_model", "qwen_image"),
+    "unet_sdxl_refiner_diffusers": ("diffusion_model", "sdxl"), "unet_sdxl_refiner_ldm": ("diffusion_model", "sdxl"),
     "lora_sd15_kohya": ("lora", "sd15"), "lora_sd15_diffusers": ("lora", "sd15"), "lora_sd2_kohya": ("lora", "sd2"),
     "lora_sdxl_kohya": ("lora", "sdxl"), "lora_sdxl_diffusers": ("lora", "sdxl"),
     "lora_flux_diffusers": ("lora", "flux"), "lora_flux_kohya": ("lora", "flux"),

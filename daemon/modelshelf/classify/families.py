@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from .layout import Layout
 
-# SD 1.5 / SD 2 UNets carry attention in the first level (ldm input_blocks 1-2, diffusers
-# down_blocks.0, up_blocks.3, output_blocks 9-11) and have four levels (input_blocks 10-11,
-# down_blocks.3); SDXL has none there, three levels, a label_emb/add_embedding and 2 or 10
-# transformer blocks per attention where SD 1.5 has one.
-_SD15 = (r"input_blocks_[12]_1_|output_blocks_(9|10|11)_1_|input_blocks_1[01]_|down_blocks_0_attentions_"
-         r"|up_blocks_3_attentions_|down_blocks_3_|(down|up)_blocks_3_motion_modules_")
+# SD 1.5 / SD 2 UNets carry attention in the first level (ldm input_blocks 1-2 and output_blocks
+# 9-11, diffusers down_blocks.0 and up_blocks.3); SDXL has none there, a label_emb/add_embedding and
+# 2 or 10 transformer blocks per attention where SD 1.5 has one. (Level counts do not decide: the
+# SDXL refiner has four levels like SD 1.5.)
+_SD15 = (r"input_blocks_[12]_1_|output_blocks_(9|10|11)_1_|down_blocks_0_attentions_|up_blocks_3_attentions_"
+         r"|(down|up)_blocks_3_motion_modules_")
 _SDXL = (r"label_emb_|add_embedding_|output_blocks_[012]_1_(transformer_blocks|proj_in|norm_)"
          r"|up_blocks_0_attentions_|(input|output|down|up)_blocks_\d+_(1_|attentions_\d+_)transformer_blocks_[1-9]"
          r"|(middle_block_1|mid_block_attentions_0)_transformer_blocks_[1-9]")
