@@ -49,9 +49,11 @@ def write_fixture(path: Path, name: str, metadata: dict[str, str] | None = None,
     return path
 
 
-def write_hypernetwork(path: Path) -> Path:
-    """A torch zip archive holding the data.pkl torch.save wrote for an A1111 hypernetwork."""
-    data = base64.b64decode(extras()["hypernetwork_data_pkl"])
+def write_torch_pickle(path: Path, name: str) -> Path:
+    """A torch zip archive holding the data.pkl torch.save wrote for fixture `name` (hypernetwork.pt,
+    ip-adapter_sd15.bin, mm_sd_v15_v2.ckpt); the tensor blobs are left out, as classification never
+    reads them."""
+    data = base64.b64decode(extras()["torch_data_pkl"][name])
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("archive/data.pkl", data)
         z.writestr("archive/version", "3\n")

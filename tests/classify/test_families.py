@@ -21,7 +21,7 @@ EXPECTED = {  # fixture -> (type, family)
     "unet_sdxl_refiner_diffusers": ("diffusion_model", "sdxl"), "unet_sdxl_refiner_ldm": ("diffusion_model", "sdxl"),
     "lora_sd15_kohya": ("lora", "sd15"), "lora_sd15_diffusers": ("lora", "sd15"), "lora_sd2_kohya": ("lora", "sd2"),
     "lora_sdxl_kohya": ("lora", "sdxl"), "lora_sdxl_diffusers": ("lora", "sdxl"),
-    "lora_flux_diffusers": ("lora", "flux"), "lora_flux_kohya": ("lora", "flux"),
+    "lora_flux_diffusers": ("lora", "flux"), "lora_flux_kohya": ("lora", "flux"), "lora_flux_comfy": ("lora", "flux"),
     "lora_sd3_diffusers": ("lora", "sd3"), "lora_sd3_kohya": ("lora", "sd3"),
     "lora_hunyuan_video_diffusers": ("lora", "hunyuan_video"), "lora_hunyuan_video_musubi": ("lora", "hunyuan_video"),
     "lora_wan_diffusers": ("lora", "wan"), "lora_wan_musubi": ("lora", "wan"), "lora_wan_comfy": ("lora", "wan"),

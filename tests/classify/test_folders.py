@@ -21,6 +21,7 @@ from .layouts import extras, write_config_folder
     ("t2i_adapter_sdxl", "t2i_adapter_sdxl_diffusers", "t2i_adapter", "sdxl"),
     ("motion_adapter", "motion_module_sd15_diffusers", "motion_module", "sd15"),
     ("taesd", "taesd_sd_diffusers", "vae_approx", "sd"),
+    ("controlnet_sdxl", "controlnet_sdxl_diffusers", "controlnet", "sdxl"),
 ])
 def test_diffusers_components(tmp_path: Path, config: str, weights: str, model_type: str, family: str) -> None:
     probe = probe_folder(write_config_folder(tmp_path / "component", config, weights))

@@ -9,7 +9,7 @@ import pytest
 
 from modelshelf.classify import probe_file
 
-from .layouts import write_hypernetwork
+from .layouts import write_torch_pickle
 
 
 def _write_clip_gguf(path: Path, projector: str | None, llava_flag: bool = False, mm_tensors: bool = True) -> Path:
@@ -51,5 +51,13 @@ def test_gguf_clip_without_a_projector_is_a_clip_vision_model(tmp_path: Path) ->
 
 def test_a1111_hypernetwork_from_its_pickle_without_unpickling(tmp_path: Path) -> None:
     # the data.pkl torch.save wrote for A1111's Hypernetwork.save(); a neutral file name
-    cls = probe_file(write_hypernetwork(tmp_path / "model.pt")).classification
+    cls = probe_file(write_torch_pickle(tmp_path / "model.pt", "hypernetwork.pt")).classification
     assert (cls.model_type, cls.method) == ("hypernetwork", "tensor_names")
+
+
+@pytest.mark.parametrize("name,model_type,family", [
+    ("ip-adapter_sd15.bin", "ip_adapter", "sd15"), ("mm_sd_v15_v2.ckpt", "motion_module", "sd15"),
+])
+def test_torch_pickled_adapters(tmp_path: Path, name: str, model_type: str, family: str) -> None:
+    cls = probe_file(write_torch_pickle(tmp_path / ("model" + Path(name).suffix), name)).classification
+    assert (cls.model_type, cls.family, cls.method) == (model_type, family, "tensor_names")

@@ -91,3 +91,16 @@ def test_kohya_ldm_block_names_mean_sdxl_where_the_blocks_leave_it_open(tmp_path
     keep = lambda k: k.startswith("lora_unet_input_blocks_4_1_transformer_blocks_0_")  # noqa: E731
     cls = probe_file(_subset(tmp_path / "model.safetensors", "lora_sdxl_kohya", keep)).classification
     assert (cls.model_type, cls.family) == ("lora", "sdxl")
+
+
+@pytest.mark.parametrize("original,family", [("dit_flux_original", "flux"),
+                                             ("dit_hunyuan_video_original", "hunyuan_video")])
+def test_comfyui_lora_on_attention_only_is_told_by_its_dots(tmp_path: Path, original: str, family: str) -> None:
+    # flux `img_attn.qkv` vs hunyuan `img_attn_qkv`: the same once kohya turns dots into "_", but
+    # ComfyUI/ai-toolkit LoRAs keep the original module names under diffusion_model.
+    modules = [k.removesuffix(".weight") for k in headers()[original]["tensors"]
+               if k.startswith("double_blocks.") and ("attn.qkv.weight" in k or "attn_qkv.weight" in k)]
+    tensors = {f"diffusion_model.{m}.lora_{ab}.weight": np.zeros((2, 2), np.float16) for m in modules for ab in "AB"}
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    cls = probe_file(tmp_path / "model.safetensors").classification
+    assert (cls.model_type, cls.family) == ("lora", family)

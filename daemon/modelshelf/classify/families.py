@@ -48,9 +48,9 @@ def dit_family(layout: Layout) -> str | None:
         return "flux2"
     if layout.has(r"distilled_guidance_layer_"):
         return "chroma"
-    if layout.has(_HUNYUAN):
+    if layout.has(_HUNYUAN) or layout.has_dotted(r"double_blocks\.\d+\.(img|txt)_attn_(qkv|proj)\."):
         return "hunyuan_video"
-    if layout.has(_FLUX_ORIGINAL):
+    if layout.has(_FLUX_ORIGINAL) or layout.has_dotted(r"double_blocks\.\d+\.(img|txt)_attn\.(qkv|proj)\."):
         return "flux"
     double, single = layout.indices(r"transformer_blocks_(\d+)_"), layout.indices(r"single_transformer_blocks_(\d+)_")
     if single:

@@ -4,7 +4,8 @@ Real files name the same module several ways: `model.diffusion_model.double_bloc
 (ComfyUI checkpoint), `double_blocks.0.img_attn.qkv` (original), `diffusion_model.` (ComfyUI LoRA),
 `transformer.`/`unet.` (diffusers LoRA), `lora_unet_double_blocks_0_img_attn_qkv` (kohya, where dots
 became underscores). Stripping the container prefix and writing every dot as `_` gives one form;
-rules are regexes anchored at the start of a module path, searched over all paths at once.
+rules are regexes anchored at the start of a module path, searched over all paths at once. The
+dotted form is kept too, for the few names only the dots tell apart (`img_attn.qkv` vs `img_attn_qkv`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,15 @@ class Layout:
     text: str                                # "\n" before each path: a literal anchor is 5-15x faster than (?m)^
     shapes: Mapping[str, tuple[int, ...]]    # flattened path -> shape
     text_encoders: frozenset[str]            # "te", "te1", "te2" seen in LoRA/checkpoint names
+    dotted: str = ""                         # the same paths before the dots became "_"
 
     def has(self, pattern: str) -> bool:
         """True if some module path starts with the regex `pattern`."""
         return re.search(f"\n(?:{pattern})", self.text) is not None
+
+    def has_dotted(self, pattern: str) -> bool:
+        """True if some dotted module path (kohya names have none) starts with the regex `pattern`."""
+        return re.search(f"\n(?:{pattern})", self.dotted) is not None
 
     def indices(self, pattern: str) -> set[int]:
         """The numbers a one-group `pattern` captures at path starts (block indices)."""
@@ -54,25 +60,33 @@ def _encoder_tag(name: str) -> str | None:
     return "te" + (m.group(2) or m.group(4) or (m.group(3) or "").lstrip("_"))
 
 
-def flatten(name: str) -> str:
-    """`name` as a prefix-free, underscored module path."""
+def strip_prefix(name: str) -> str:
+    """`name` without its container prefix."""
     for prefix in _PREFIXES:
         if name.startswith(prefix):
-            name = name[len(prefix):]
-            break
-    return name.replace(".", "_")
+            return name[len(prefix):]
+    return name
+
+
+def flatten(name: str) -> str:
+    """`name` as a prefix-free, underscored module path."""
+    return strip_prefix(name).replace(".", "_")
 
 
 def build_layout(names: Iterable[str], shapes: Mapping[str, tuple[int, ...]]) -> Layout:
     flat: dict[str, tuple[int, ...]] = {}
+    dotted: list[str] = []
     encoders: set[str] = set()
     for name in names:
         tag = _encoder_tag(name)
         if tag is not None:
             encoders.add(tag)
             continue
-        flat[flatten(name)] = tuple(shapes.get(name, ()))
-    return Layout("".join("\n" + p for p in sorted(flat)), flat, frozenset(encoders))
+        path = strip_prefix(name)
+        dotted.append(path)
+        flat[path.replace(".", "_")] = tuple(shapes.get(name, ()))
+    return Layout("".join("\n" + p for p in sorted(flat)), flat, frozenset(encoders),
+                  "".join("\n" + p for p in sorted(dotted)))
 
 
 @dataclass(frozen=True)
