@@ -26,7 +26,7 @@ _TYPE_HINTS: list[tuple[re.Pattern[str], ModelType]] = [
 
 _FAMILY_HINTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"sdxl|\bxl\b|[_-]xl|pony|illustrious"), "sdxl"),
-    (re.compile(r"sd[_-]?1[._-]?5|\bsd15\b|v1[_-]5"), "sd15"),
+    (re.compile(r"sd[_-]?v?1[._-]?5|\bsd15\b|v1[_-]5"), "sd15"),
     (re.compile(r"sd[_-]?2|v2[_-]1"), "sd2"),
     (re.compile(r"sd[_-]?3"), "sd3"),
     (re.compile(r"flux|taef1"), "flux"),
