@@ -55,3 +55,17 @@ def test_pipeline_family_from_model_index(tmp_path: Path, pipeline: str, family:
     (folder / "model_index.json").write_text(json.dumps({"_class_name": pipeline}))
     cls = probe_folder(folder).classification
     assert (cls.model_type, cls.family) == ("diffusers", family)
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("config", [
+    {"_class_name": "MotionAdapter", "block_out_channels": 5},
+    {"_class_name": "UNet2DConditionModel", "down_block_types": "CrossAttnDownBlock2D"},
+    {"architectures": "LlamaForCausalLM", "model_type": ["llama"]},
+    {"_class_name": "T2IAdapter", "adapter_type": None},
+])
+def test_odd_config_values_give_an_unknown_family_not_a_traceback(tmp_path: Path, config: dict) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    cls = probe_folder(tmp_path / "m").classification
+    assert cls.family == "unknown"

@@ -38,10 +38,15 @@ def _read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _list(value: object) -> list:
+    """A config list, or [] when a hand-edited config.json holds something else there."""
+    return value if isinstance(value, list) else []
+
+
 def _unet_family(config: dict) -> str:
     """SD 1.5/2 UNets start with a cross-attention block, SDXL ones with a plain one (and add
     text_time embeddings); ControlNets copy their UNet's config."""
-    blocks = config.get("down_block_types") or []
+    blocks = _list(config.get("down_block_types"))
     first = str(blocks[0]) if blocks else ""
     if config.get("addition_embed_type") == "text_time" or (first == "DownBlock2D" and len(blocks) == 3):
         return "sdxl"
@@ -56,9 +61,11 @@ def _component_family(cls: str, kind: ModelType, config: dict) -> str:
     if kind in (ModelType.DIFFUSION_MODEL, ModelType.CONTROLNET) and "down_block_types" in config:
         return _unet_family(config)
     if kind is ModelType.T2I_ADAPTER:
-        return "sdxl" if config.get("adapter_type") == "full_adapter_xl" else "sd15"
+        adapter = config.get("adapter_type")
+        return {"full_adapter_xl": "sdxl", "full_adapter": "sd15", "light_adapter": "sd15"}.get(
+            adapter if isinstance(adapter, str) else "", UNKNOWN_FAMILY)
     if kind is ModelType.MOTION_MODULE:
-        return {4: "sd15", 3: "sdxl"}.get(len(config.get("block_out_channels") or []), UNKNOWN_FAMILY)
+        return {4: "sd15", 3: "sdxl"}.get(len(_list(config.get("block_out_channels"))), UNKNOWN_FAMILY)
     if kind is ModelType.VAE_APPROX:
         return "sd" if config.get("latent_channels") == 4 else UNKNOWN_FAMILY
     # transformers configs name their architecture in model_type ("llama", "qwen2", ...)
@@ -74,7 +81,7 @@ def classify_folder(folder: Path) -> Classification:
         return Classification(ModelType.DIFFUSERS, family, 0.95, Method.FOLDER_CONFIG,
                               f"diffusers pipeline {cls or '(unnamed)'}")
     config = _read_json(folder / "config.json")
-    names = [str(config.get("_class_name", ""))] + [str(a) for a in config.get("architectures") or []]
+    names = [str(config.get("_class_name", ""))] + [str(a) for a in _list(config.get("architectures"))]
     for marker, kind in _COMPONENTS:
         cls = next((n for n in names if marker in n), None)
         if cls:

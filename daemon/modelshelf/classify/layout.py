@@ -82,7 +82,7 @@ def build_layout(names: Iterable[str], shapes: Mapping[str, tuple[int, ...]]) ->
         if tag is not None:
             encoders.add(tag)
             continue
-        path = strip_prefix(name)
+        path = strip_prefix(name).replace("\n", " ")   # a name must not fake a second path
         dotted.append(path)
         flat[path.replace(".", "_")] = tuple(shapes.get(name, ()))
     return Layout("".join("\n" + p for p in sorted(flat)), flat, frozenset(encoders),
