@@ -61,3 +61,28 @@ def test_a1111_hypernetwork_from_its_pickle_without_unpickling(tmp_path: Path) -
 def test_torch_pickled_adapters(tmp_path: Path, name: str, model_type: str, family: str) -> None:
     cls = probe_file(write_torch_pickle(tmp_path / ("model" + Path(name).suffix), name)).classification
     assert (cls.model_type, cls.family, cls.method) == (model_type, family, "tensor_names")
+
+
+def test_gguf_typed_mmproj_and_lora_adapter(tmp_path: Path) -> None:
+    """llama.cpp marks files with general.type: "mmproj" projectors and "adapter" LoRAs."""
+    import gguf
+
+    def write(path: Path, arch: str, kind: str, extra: dict[str, str]) -> Path:
+        writer = gguf.GGUFWriter(str(path), arch)
+        writer.add_type(kind)
+        for key, value in extra.items():
+            writer.add_string(key, value)
+        writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 4), dtype=np.float16))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        return path
+
+    lora = write(tmp_path / "adapter.gguf", "llama", gguf.GGUFType.ADAPTER, {gguf.Keys.Adapter.TYPE: "lora"})
+    cls = probe_file(lora).classification
+    assert (cls.model_type, cls.family) == ("lora", "llama")
+    projector = {gguf.Keys.ClipVision.PROJECTOR_TYPE: "gemma3"}
+    mmproj = write(tmp_path / "proj.gguf", "clip", gguf.GGUFType.MMPROJ, projector)
+    cls = probe_file(mmproj).classification
+    assert (cls.model_type, cls.family) == ("mmproj", "gemma3")

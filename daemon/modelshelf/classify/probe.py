@@ -105,15 +105,21 @@ def _projector(header: GGUFHeader) -> str | None:
 
 def _from_gguf(header: GGUFHeader, path: Path) -> Probe:
     arch = header.architecture.lower()
+    kind = str(header.fields.get("general.type", "")).lower()   # "model", "adapter", "mmproj" (llama.cpp)
+    projector = _projector(header)
     if arch in _DIFFUSION_ARCHS:
         cls = Classification(ModelType.DIFFUSION_MODEL, _DIFFUSION_ARCHS[arch], 0.9,
                              Method.GGUF_ARCHITECTURE, f"GGUF architecture {arch}")
     elif arch in ("t5", "t5encoder"):
         cls = Classification(ModelType.TEXT_ENCODER, "t5xxl", 0.9, Method.GGUF_ARCHITECTURE,
                              f"GGUF architecture {arch}")
-    elif arch == "clip" and (projector := _projector(header)):
-        cls = Classification(ModelType.MMPROJ, projector, 0.9, Method.GGUF_ARCHITECTURE,
-                             f"GGUF clip model with a {projector} projector (mmproj)")
+    elif kind == "adapter" and str(header.fields.get("adapter.type", "")).lower() == "lora":
+        cls = Classification(ModelType.LORA, arch or UNKNOWN_FAMILY, 0.9, Method.GGUF_ARCHITECTURE,
+                             f"GGUF LoRA adapter for {arch or 'an unnamed architecture'}")
+    elif kind == "mmproj" or (arch == "clip" and projector):
+        family = projector or UNKNOWN_FAMILY
+        cls = Classification(ModelType.MMPROJ, family, 0.9, Method.GGUF_ARCHITECTURE,
+                             f"GGUF vision projector (mmproj), projector type {family}")
     elif arch == "clip":
         vision = bool(header.fields.get("clip.has_vision_encoder"))
         cls = Classification(ModelType.CLIP_VISION if vision else ModelType.TEXT_ENCODER, "clip",

@@ -34,7 +34,8 @@ def _family_from_metadata(sd: StateDict) -> str | None:
     return None
 
 
-_LORA_MARKERS = ("lora_down", "lora_up", "lora_A", "lora_B", ".lora.down", ".lora.up", "lora_linear_layer",
+# kohya/LyCORIS, peft, diffusers (new `.lora.down` and old `to_q_lora.down`) conventions
+_LORA_MARKERS = ("lora_down", "lora_up", "lora_A", "lora_B", "lora.down", "lora.up", "lora_linear_layer",
                  "hada_w1", "lokr_w1")
 
 
