@@ -40,6 +40,8 @@ EXPECTED = {  # fixture -> (type, family)
     **{f"taesd_sd_{layout}": ("vae_approx", "sd") for layout in LAYOUTS},
     **{f"taesd_16ch_{layout}": ("vae_approx", "unknown") for layout in LAYOUTS},
     "mmproj_llava_transformers": ("mmproj", "llava"), "mmproj_llava_original": ("mmproj", "llava"),
+    "mmproj_gemma3_transformers": ("mmproj", "gemma3"),
+    "vlm_gemma3": ("llm", "gemma3"),   # the whole model, vision tower included, is the LLM
     "llm_llama": ("llm", "llama"), "llm_qwen2": ("llm", "qwen2"), "llm_qwen3": ("llm", "qwen3"),
     "llm_gemma2": ("llm", "gemma2"), "llm_gemma3_text": ("llm", "gemma3"), "llm_phi": ("llm", "phi"),
     "llm_phi3": ("llm", "phi3"),

@@ -70,12 +70,16 @@ def vae_approx(sd: StateDict) -> str | None:
 
 
 def mmproj(sd: StateDict) -> str | None:
-    # a LLaVA-style projector saved on its own (transformers multi_modal_projector, LLaVA's mm_projector)
+    # a projector saved without its language model (transformers multi_modal_projector, LLaVA's mm_projector)
     if not (sd.has("multi_modal_projector.") or sd.has("mm_projector.")):
         return None
     if sd.has("language_model.") or sd.has("layers.0.self_attn.") and sd.has("embed_tokens"):
         return None  # a whole vision-language model, not its projector
-    return "llava"
+    if sd.has("multi_modal_projector.linear_1.") or sd.has("mm_projector.0."):
+        return "llava"   # LLaVA's two-layer MLP (transformers LlavaMultiModalProjector)
+    if sd.has("multi_modal_projector.mm_input_projection_weight"):
+        return "gemma3"  # transformers Gemma3MultiModalProjector
+    return UNKNOWN_FAMILY
 
 
 def hypernetwork(sd: StateDict) -> str | None:

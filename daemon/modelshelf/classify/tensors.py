@@ -99,7 +99,8 @@ def _vae(sd: StateDict) -> str | None:
 
 
 def _clip_vision(sd: StateDict) -> str | None:
-    if sd.has("vision_model.encoder.layers.") and not sd.has("text_model."):
+    # a vision-language model's vision tower sits beside its language_model: that file is the LLM
+    if sd.has("vision_model.encoder.layers.") and not sd.has("text_model.") and not sd.has("language_model."):
         return "clip_vision"
     return None
 
