@@ -19,7 +19,7 @@ _SD15 = (r"input_blocks_[12]_1_|output_blocks_(9|10|11)_1_|down_blocks_0_attenti
 _SDXL = (r"label_emb_|add_embedding_|output_blocks_[012]_1_(transformer_blocks|proj_in|norm_)"
          r"|up_blocks_0_attentions_|(input|output|down|up)_blocks_\d+_(1_|attentions_\d+_)transformer_blocks_[1-9]"
          r"|(middle_block_1|mid_block_attentions_0)_transformer_blocks_[1-9]")
-_CROSS_ATTN_K = r".*attn2_to_k(_weight|_lora_down_weight|_lora_A_weight|_lora_down_weight)"
+_CROSS_ATTN_K = r".*attn2_to_k(_weight|_lora_down_weight|_lora_A_weight)"  # in-features: the context width
 
 _HUNYUAN = (r"(txt_in_individual_token_refiner|context_embedder_token_refiner)_"
             r"|double_blocks_\d+_(img_mlp_fc[12]|img_mod_linear|txt_mod_linear|img_attn_q_norm)_"
