@@ -67,7 +67,8 @@ SAFETENSORS_KINDS: dict[str, tuple[dict[str, tuple[int, ...]], dict[str, str], s
     "RealESRGAN_x4plus": ({"conv_first.weight": (1,), "body.0.rdb1.conv1.weight": (1,),
                            "conv_last.weight": (1,)}, {}, "upscaler", "esrgan"),
     "tiny_llama": ({"model.embed_tokens.weight": (1,), "model.layers.0.self_attn.q_proj.weight": (1,),
-                    "lm_head.weight": (1,)}, {}, "llm", "transformers"),
+                    # "llama" from the file name: these three names alone tell no family
+                    "lm_head.weight": (1,)}, {}, "llm", "llama"),
 }
 
 

@@ -26,7 +26,7 @@ GGML_BLOCKS: dict[int, tuple[int, int]] = {
     27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17),
     40: (64, 36), 41: (128, 18),
 }
-_KEEP_PREFIXES = ("general.", "clip.")
+_KEEP_PREFIXES = ("general.", "clip.", "adapter.")
 _MAX_STRING = 64 * 1024 * 1024
 _MAX_COUNT = 1 << 32
 
@@ -34,7 +34,7 @@ _MAX_COUNT = 1 << 32
 @dataclass(frozen=True)
 class GGUFHeader:
     version: int
-    fields: dict[str, Any]          # general.* (and clip.*) keys only
+    fields: dict[str, Any]          # general.*, clip.* and adapter.* keys only
     tensor_names: tuple[str, ...]
     data_end: int
 

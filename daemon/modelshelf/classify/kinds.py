@@ -18,6 +18,12 @@ class ModelType(enum.StrEnum):
     UPSCALER = "upscaler"
     LLM = "llm"
     DIFFUSERS = "diffusers"
+    IP_ADAPTER = "ip_adapter"
+    T2I_ADAPTER = "t2i_adapter"
+    MOTION_MODULE = "motion_module"     # AnimateDiff
+    HYPERNETWORK = "hypernetwork"
+    VAE_APPROX = "vae_approx"           # TAESD previews
+    MMPROJ = "mmproj"                   # LLM vision projectors
     UNKNOWN = "unknown"
 
 

@@ -7,8 +7,14 @@ import re
 from .kinds import UNKNOWN_FAMILY, Classification, Method, ModelType
 
 _TYPE_HINTS: list[tuple[re.Pattern[str], ModelType]] = [
+    (re.compile(r"ip[_-]?adapter"), ModelType.IP_ADAPTER),
+    (re.compile(r"t2i[_-]?adapter|t2iadapter"), ModelType.T2I_ADAPTER),
+    (re.compile(r"^mm_sd|^mm_sdxl|animatediff|motion[_-]?module|^v3_sd15_mm"), ModelType.MOTION_MODULE),
+    (re.compile(r"hypernet"), ModelType.HYPERNETWORK),
+    (re.compile(r"^tae(sd|sdxl|sd3|f1)?[_-]|taesd"), ModelType.VAE_APPROX),
+    (re.compile(r"mmproj"), ModelType.MMPROJ),
     (re.compile(r"lora|locon|lycoris|loha|lokr"), ModelType.LORA),
-    (re.compile(r"controlnet|control[_-]|t2i[_-]?adapter"), ModelType.CONTROLNET),
+    (re.compile(r"controlnet|control[_-]"), ModelType.CONTROLNET),
     (re.compile(r"clip[_-]?vision|image[_-]?encoder|siglip"), ModelType.CLIP_VISION),
     (re.compile(r"\bvae\b|[_-]vae|vae[_-]|\bae\b"), ModelType.VAE),
     (re.compile(r"t5xxl|umt5|clip[_-][lg]\b|text[_-]?encoder|\bt5\b"), ModelType.TEXT_ENCODER),
@@ -20,10 +26,14 @@ _TYPE_HINTS: list[tuple[re.Pattern[str], ModelType]] = [
 
 _FAMILY_HINTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"sdxl|\bxl\b|[_-]xl|pony|illustrious"), "sdxl"),
-    (re.compile(r"sd[_-]?1[._-]?5|\bsd15\b|v1[_-]5"), "sd15"),
+    (re.compile(r"sd[_-]?v?1[._-]?5|\bsd15\b|v1[_-]5"), "sd15"),
     (re.compile(r"sd[_-]?2|v2[_-]1"), "sd2"),
     (re.compile(r"sd[_-]?3"), "sd3"),
-    (re.compile(r"flux"), "flux"),
+    (re.compile(r"flux|taef1"), "flux"),
+    (re.compile(r"hunyuan[_-]?video"), "hunyuan_video"),
+    (re.compile(r"\bwan[_-]?2|wan2\.[12]|\bwan[_-]"), "wan"),
+    (re.compile(r"qwen[_-]?image"), "qwen_image"),
+    (re.compile(r"ltx[_-]?v|ltx[_-]?video"), "ltx"),
     (re.compile(r"llama"), "llama"),
     (re.compile(r"mistral"), "mistral"),
     (re.compile(r"qwen"), "qwen"),

@@ -13,6 +13,7 @@ from ..errors import NotAModelError
 from .folders import classify_folder
 from .gguf import MAGIC as GGUF_MAGIC
 from .gguf import GGUFHeader, read_gguf_header
+from .hashes import HeaderHashes, header_hashes
 from .kinds import UNKNOWN_FAMILY, Classification, Method, ModelFormat, ModelType
 from .names import classify_name, family_from_name
 from .safetensors import read_safetensors_header
@@ -26,7 +27,7 @@ _KEPT_DETAILS = ("general.architecture", "general.name", "general.basename", "ge
                  "general.file_type", "general.license", "modelspec.title", "modelspec.architecture",
                  "ss_base_model_version", "ss_output_name")
 _DIFFUSION_ARCHS = {"flux": "flux", "sd1": "sd15", "sdxl": "sdxl", "sd3": "sd3", "aura": "auraflow",
-                    "ltxv": "ltxv", "hyvid": "hunyuan_video", "wan": "wan", "hidream": "hidream",
+                    "ltxv": "ltx", "hyvid": "hunyuan_video", "wan": "wan", "hidream": "hidream",
                     "cosmos": "cosmos", "lumina2": "lumina2", "qwen_image": "qwen_image", "chroma": "chroma"}
 
 
@@ -38,6 +39,7 @@ class Probe:
     classification: Classification
     official_name: str | None = None
     details: dict[str, str] = field(default_factory=dict)
+    hashes: HeaderHashes = HeaderHashes()   # kohya / modelspec hashes from a safetensors header
 
 
 def is_model_file(path: Path) -> bool:
@@ -83,17 +85,41 @@ def _from_state_dict(fmt: ModelFormat, path: Path, shapes: dict, metadata: dict[
         cls = cls.with_family(hint, "family from the file name")
     details = {k: v[:200] for k, v in metadata.items() if k in _KEPT_DETAILS}
     official = metadata.get("modelspec.title") or None
-    return Probe(fmt, cls, official, details)
+    return Probe(fmt, cls, official, details, header_hashes(metadata))
+
+
+_PROJECTOR_FAMILIES = {"mlp": "llava", "mlp_norm": "llava"}   # LLaVA's two-layer MLP projector
+_PROJECTOR_KEYS = ("clip.projector_type", "clip.vision.projector_type", "clip.audio.projector_type")
+
+
+def _projector(header: GGUFHeader) -> str | None:
+    """llama.cpp's mmproj files: arch clip with a projector type key or mm./resampler. tensors."""
+    kind = next((str(header.fields[k]) for k in _PROJECTOR_KEYS if header.fields.get(k)), None)
+    if kind:
+        return _PROJECTOR_FAMILIES.get(kind.lower(), kind.lower())
+    if header.fields.get("clip.has_llava_projector") or any(
+            n.startswith(("mm.", "resampler.")) for n in header.tensor_names):
+        return "llava"
+    return None
 
 
 def _from_gguf(header: GGUFHeader, path: Path) -> Probe:
     arch = header.architecture.lower()
+    kind = str(header.fields.get("general.type", "")).lower()   # "model", "adapter", "mmproj" (llama.cpp)
+    projector = _projector(header)
     if arch in _DIFFUSION_ARCHS:
         cls = Classification(ModelType.DIFFUSION_MODEL, _DIFFUSION_ARCHS[arch], 0.9,
                              Method.GGUF_ARCHITECTURE, f"GGUF architecture {arch}")
     elif arch in ("t5", "t5encoder"):
         cls = Classification(ModelType.TEXT_ENCODER, "t5xxl", 0.9, Method.GGUF_ARCHITECTURE,
                              f"GGUF architecture {arch}")
+    elif kind == "adapter" and str(header.fields.get("adapter.type", "")).lower() == "lora":
+        cls = Classification(ModelType.LORA, arch or UNKNOWN_FAMILY, 0.9, Method.GGUF_ARCHITECTURE,
+                             f"GGUF LoRA adapter for {arch or 'an unnamed architecture'}")
+    elif kind == "mmproj" or (arch == "clip" and projector):
+        family = projector or UNKNOWN_FAMILY
+        cls = Classification(ModelType.MMPROJ, family, 0.9, Method.GGUF_ARCHITECTURE,
+                             f"GGUF vision projector (mmproj), projector type {family}")
     elif arch == "clip":
         vision = bool(header.fields.get("clip.has_vision_encoder"))
         cls = Classification(ModelType.CLIP_VISION if vision else ModelType.TEXT_ENCODER, "clip",

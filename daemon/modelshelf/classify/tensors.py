@@ -1,100 +1,92 @@
 """Classification from a state dict's tensor names (and a few shapes and metadata keys).
 
-The prefixes are the ones real files of each kind carry (ldm/ComfyUI, kohya, diffusers,
-transformers layouts). Rules are tried in order; the first that matches decides.
+The type rules read the names real files of each kind carry (ldm/ComfyUI, kohya, diffusers, peft,
+transformers, h94 IP-Adapter, guoyww AnimateDiff, TencentARC T2I-Adapter, madebyollin TAESD,
+AUTOMATIC1111 hypernetwork layouts); the family comes from families.py. Rules are tried in order;
+the first that matches decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 
+from .adapters import hypernetwork, ip_adapter, mmproj, motion_module, t2i_adapter, vae_approx
+from .families import denoiser_family, dit_family, is_unet, llm_family, unet_family
 from .kinds import UNKNOWN_FAMILY, Classification, Method, ModelType
+from .layout import StateDict
+
+__all__ = ["StateDict", "classify_state_dict"]
 
 
-@dataclass(frozen=True)
-class StateDict:
-    names: frozenset[str]
-    shapes: Mapping[str, tuple[int, ...]]
-    metadata: Mapping[str, str]
-
-    def has(self, *fragments: str) -> bool:
-        """True if some tensor name contains every fragment."""
-        return any(all(f in n for f in fragments) for n in self.names)
-
-    def starts(self, prefix: str) -> bool:
-        return any(n.startswith(prefix) for n in self.names)
-
-    def width(self, name: str, axis: int) -> int | None:
-        shape = self.shapes.get(name)
-        return shape[axis] if shape and len(shape) > axis else None
-
-
-_BASE_VERSIONS = {"sd_v1": "sd15", "sd_v2": "sd2", "sdxl": "sdxl", "flux": "flux", "sd3": "sd3"}
+_BASE_VERSIONS = [("sd_v1", "sd15"), ("sd_v2", "sd2"), ("sdxl", "sdxl"), ("flux", "flux"), ("sd3", "sd3"),
+                  ("hunyuan", "hunyuan_video"), ("wan", "wan"), ("qwen", "qwen_image"), ("ltx", "ltx")]
 
 
 def _family_from_metadata(sd: StateDict) -> str | None:
+    """kohya's ss_base_model_version / modelspec.architecture, when the names leave it open."""
     for key in ("ss_base_model_version", "modelspec.architecture"):
         value = sd.metadata.get(key, "").lower().replace("stable-diffusion-xl", "sdxl")
         value = value.replace("stable-diffusion-v1", "sd_v1").replace("stable-diffusion-3", "sd3")
-        for marker, family in _BASE_VERSIONS.items():
+        value = value.replace("stable-diffusion-v2", "sd_v2")
+        for marker, family in _BASE_VERSIONS:
             if marker in value:
                 return family
     return None
 
 
+# kohya/LyCORIS, peft, diffusers (new `.lora.down` and old `to_q_lora.down`) conventions
+_LORA_MARKERS = ("lora_down", "lora_up", "lora_A", "lora_B", "lora.down", "lora.up", "lora_linear_layer",
+                 "hada_w1", "lokr_w1")
+
+
 def _lora(sd: StateDict) -> str | None:
-    if not (sd.has("lora_down") or sd.has("lora_up") or sd.has("lora_A") or sd.has("lora_B")
-            or sd.has("hada_w1") or sd.has("lokr_w1")):
+    if not any(sd.has(m) for m in _LORA_MARKERS):
         return None
-    if sd.has("double_blocks") or sd.has("single_transformer_blocks") or sd.has("single_blocks"):
-        return "flux"
-    if sd.starts("lora_te1_") or sd.starts("lora_te2_") or sd.starts("lora_unet_input_blocks_"):
-        return "sdxl"  # kohya names SDXL UNet layers the ldm way, SD 1.5 ones the diffusers way
-    if sd.has("joint_blocks"):
-        return "sd3"
-    if sd.starts("lora_te_") or sd.starts("lora_unet_down_blocks"):
-        return "sd15"
-    return UNKNOWN_FAMILY
+    family = denoiser_family(sd.layout)
+    if family:
+        return family
+    # sd-scripts names SDXL UNet modules the ldm way (sdxl_original_unet) and SD 1.x/2.x ones the
+    # diffusers way, so ldm names in a kohya LoRA mean SDXL even where the blocks leave it open
+    encoders = sd.layout.text_encoders
+    if "te2" in encoders or sd.starts("lora_unet_input_blocks_") or sd.starts("lora_unet_output_blocks_") \
+            or sd.starts("lora_unet_middle_block_"):
+        return "sdxl"
+    return "sd15" if encoders == {"te"} and sd.starts("lora_te_") else UNKNOWN_FAMILY
 
 
 def _checkpoint(sd: StateDict) -> str | None:
-    if not (sd.starts("model.diffusion_model.") and sd.starts("first_stage_model.")):
+    if not (sd.starts("model.diffusion_model.") and (sd.starts("first_stage_model.") or sd.starts("vae."))):
         return None
+    family = denoiser_family(sd.layout)
+    if family:
+        return family
+    # diffusers' CHECKPOINT_KEY_NAMES: the text encoders each family's checkpoints carry
     if sd.starts("conditioner.embedders.1"):
         return "sdxl"
-    if sd.starts("cond_stage_model.model.transformer"):
+    if sd.starts("cond_stage_model.model."):
         return "sd2"
     if sd.starts("cond_stage_model.transformer.text_model"):
         return "sd15"
-    if sd.has("double_blocks"):
-        return "flux"
-    if sd.has("joint_blocks"):
-        return "sd3"
     return UNKNOWN_FAMILY
 
 
-def _diffusion_model(sd: StateDict) -> str | None:
-    if sd.has("double_blocks.") and sd.has("single_blocks."):
-        return "flux"
-    if sd.has("transformer_blocks.") and sd.has("single_transformer_blocks."):
-        return "flux"
-    if sd.has("joint_blocks."):
-        return "sd3"
-    if sd.has("input_blocks.") and sd.has("middle_block."):
-        return "sdxl" if sd.has("label_emb.") else "sd15"
-    if sd.has("down_blocks.") and sd.has("time_embedding.") and sd.has("mid_block."):
-        return "sdxl" if sd.has("add_embedding.") else "sd15"
-    return None
+_CONTROLNET_MARKERS = ("control_model.", "input_hint_block", "controlnet_cond_embedding", "controlnet_blocks",
+                       "controlnet_down_blocks", "controlnet_single_blocks", "controlnet_x_embedder")
 
 
 def _controlnet(sd: StateDict) -> str | None:
-    if not (sd.starts("control_model.") or sd.has("input_hint_block") or sd.has("controlnet_cond_embedding")
-            or sd.has("controlnet_blocks") or sd.has("controlnet_down_blocks")):
+    if not any(sd.has(m) for m in _CONTROLNET_MARKERS):
         return None
-    if sd.has("double_blocks") or sd.has("single_transformer_blocks") or sd.has("controlnet_single_blocks"):
-        return "flux"
-    return "sdxl" if sd.has("label_emb") or sd.has("add_embedding") else "sd15"
+    return denoiser_family(sd.layout) or UNKNOWN_FAMILY
+
+
+def _diffusion_model(sd: StateDict) -> str | None:
+    family = dit_family(sd.layout)
+    if family:
+        return family
+    if is_unet(sd.layout):
+        return unet_family(sd.layout) or UNKNOWN_FAMILY
+    return None
 
 
 def _vae(sd: StateDict) -> str | None:
@@ -107,7 +99,8 @@ def _vae(sd: StateDict) -> str | None:
 
 
 def _clip_vision(sd: StateDict) -> str | None:
-    if sd.has("vision_model.encoder.layers.") and not sd.has("text_model."):
+    # a vision-language model's vision tower sits beside its language_model: that file is the LLM
+    if sd.has("vision_model.encoder.layers.") and not sd.has("text_model.") and not sd.has("language_model."):
         return "clip_vision"
     return None
 
@@ -139,21 +132,25 @@ def _upscaler(sd: StateDict) -> str | None:
 
 
 def _llm(sd: StateDict) -> str | None:
-    if sd.has("layers.0.self_attn.q_proj") and (sd.has("embed_tokens") or sd.has("lm_head")):
-        return "transformers"
-    return None
+    return llm_family(sd.names)
 
 
 _RULES: list[tuple[Callable[[StateDict], str | None], ModelType, float, str]] = [
+    (ip_adapter, ModelType.IP_ADAPTER, 0.9, "IP-Adapter to_k_ip/to_v_ip projections"),
     (_lora, ModelType.LORA, 0.95, "LoRA down/up tensors"),
     (_checkpoint, ModelType.CHECKPOINT, 0.95, "UNet, VAE and text encoder in one file"),
     (_controlnet, ModelType.CONTROLNET, 0.9, "ControlNet hint/zero-conv tensors"),
+    (t2i_adapter, ModelType.T2I_ADAPTER, 0.85, "T2I-Adapter body/conv_in tensors"),
+    (motion_module, ModelType.MOTION_MODULE, 0.9, "AnimateDiff motion_modules tensors"),
+    (vae_approx, ModelType.VAE_APPROX, 0.85, "TAESD encoder/decoder layers"),
     (_diffusion_model, ModelType.DIFFUSION_MODEL, 0.9, "diffusion model blocks without VAE"),
     (_vae, ModelType.VAE, 0.9, "VAE encoder and decoder tensors"),
+    (mmproj, ModelType.MMPROJ, 0.85, "vision-language projector without its language model"),
     (_clip_vision, ModelType.CLIP_VISION, 0.85, "CLIP vision tower tensors"),
     (_text_encoder, ModelType.TEXT_ENCODER, 0.85, "text encoder layers"),
     (_embedding, ModelType.EMBEDDING, 0.9, "textual inversion vectors"),
     (_upscaler, ModelType.UPSCALER, 0.85, "super-resolution network tensors"),
+    (hypernetwork, ModelType.HYPERNETWORK, 0.85, "hypernetwork layer_structure and linear layers"),
     (_llm, ModelType.LLM, 0.8, "transformer decoder with token embeddings"),
 ]
 
@@ -166,7 +163,8 @@ def classify_state_dict(sd: StateDict) -> Classification | None:
             continue
         method = Method.TENSOR_NAMES
         meta_family = _family_from_metadata(sd)
-        if meta_family and (family in (UNKNOWN_FAMILY, "sd") or kind is ModelType.LORA):
+        if meta_family and family in (UNKNOWN_FAMILY, "sd"):
             family, method = meta_family, Method.FILE_METADATA
-        return Classification(kind, family, confidence, method, reason)
+            reason = f"{reason}; family from the file's metadata"
+        return Classification(kind, family, confidence, method, f"{reason} ({family})")
     return None

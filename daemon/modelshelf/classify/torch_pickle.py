@@ -18,6 +18,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 _MAX_PICKLE_BYTES = 64 * 1024 * 1024
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"}
+_MAX_KEY_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,9 @@ def _zip_keys(path: Path, file: BinaryIO) -> tuple[str, ...]:
     keys = []
     try:
         for op, arg, _ in pickletools.genops(data):
-            if op.name in _STRING_OPS and isinstance(arg, str) and "." in arg:
+            # dotted state-dict keys, and bare ones such as a hypernetwork's "layer_structure"
+            if op.name in _STRING_OPS and isinstance(arg, str) and 0 < len(arg) <= _MAX_KEY_CHARS \
+                    and not any(c.isspace() for c in arg):
                 keys.append(arg)
     except (ValueError, EOFError):
         pass  # a pickle we cannot walk to the end still named the keys it reached

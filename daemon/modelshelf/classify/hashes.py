@@ -1,0 +1,62 @@
+"""Hashes people search for: AutoV2 (A1111, CivitAI) and the ones a safetensors header carries.
+
+All read from the header or derived from the SHA-256 modelshelf computes anyway: no extra read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_HEX = re.compile(r"[0-9a-f]+")
+AUTOV2_CHARS = 10
+
+
+@dataclass(frozen=True)
+class HeaderHashes:
+    """Hashes a trainer wrote into the safetensors `__metadata__`, lowercase hex, None if absent or malformed.
+
+    sshs_model_hash: kohya sd-scripts' SHA-256 of the tensor data (the file without its header, so
+    it survives metadata edits; A1111 calls it the "addnet" hash). sshs_legacy_hash: its 8-hex
+    predecessor. modelspec_sha256: the Stability model spec's `modelspec.hash_sha256` ("0x" prefix
+    dropped), the SHA-256 of the tensor data as the writer computed it.
+    """
+
+    sshs_model_hash: str | None = None
+    sshs_legacy_hash: str | None = None
+    modelspec_sha256: str | None = None
+
+    def values(self) -> tuple[str, ...]:
+        return tuple(v for v in (self.sshs_model_hash, self.sshs_legacy_hash, self.modelspec_sha256) if v)
+
+
+def _hex(value: str | None, length: int) -> str | None:
+    if not value:
+        return None
+    value = value.strip().lower().removeprefix("0x")
+    return value if len(value) == length and _HEX.fullmatch(value) else None
+
+
+def header_hashes(metadata: Mapping[str, str]) -> HeaderHashes:
+    """The hashes a safetensors `__metadata__` carries; malformed values are dropped, not trusted."""
+    return HeaderHashes(_hex(metadata.get("sshs_model_hash"), 64), _hex(metadata.get("sshs_legacy_hash"), 8),
+                        _hex(metadata.get("modelspec.hash_sha256"), 64))
+
+
+def autov2(sha256_hex: str) -> str:
+    """AutoV2: the first 10 hex digits of the file's SHA-256, uppercase as A1111 and CivitAI show it."""
+    value = _hex(sha256_hex, 64)
+    if value is None:
+        raise ValueError(f"not a SHA-256 hex digest: {sha256_hex!r}")
+    return value[:AUTOV2_CHARS].upper()
+
+
+def is_autov2(text: str) -> bool:
+    """True if `text` looks like an AutoV2 hash (10 hex digits, either case)."""
+    return _hex(text, AUTOV2_CHARS) is not None
+
+
+def matches_autov2(query: str, sha256_hex: str) -> bool:
+    """True if `query` is the AutoV2 of `sha256_hex`, in either case."""
+    return is_autov2(query) and sha256_hex.lower().startswith(query.strip().lower())
