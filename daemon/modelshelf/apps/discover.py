@@ -4,13 +4,11 @@ marker files."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import AppConfig
 from . import build_adapter
-from .base import AdapterEnv, AppInstall, AppKind
+from .base import AdapterEnv, AppInstall
 
 
 def _finder_env() -> AdapterEnv:

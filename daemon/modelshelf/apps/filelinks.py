@@ -16,8 +16,18 @@ import os
 from pathlib import Path
 
 from ..fs.checks import fs_facts
-from .base import (AppInstall, Applied, ApplyStatus, Finding, LinkKind, LinkPolicy, LinkRecord, Placement,
-                   PlacementMethod, Problem)
+from .base import (
+    AppInstall,
+    Applied,
+    ApplyStatus,
+    Finding,
+    LinkKind,
+    LinkPolicy,
+    LinkRecord,
+    Placement,
+    PlacementMethod,
+    Problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +142,8 @@ class FileLinker:
     def remove(self, record: LinkRecord, keep: Path) -> None:
         """Remove our link (not a user's file), then the folders it needed once empty, up to keep."""
         target = record.target_path
-        if os.path.lexists(target) and (os.path.islink(target) or is_link_to(target, self.library_root / record.source)):
+        ours = os.path.islink(target) or is_link_to(target, self.library_root / record.source)
+        if os.path.lexists(target) and ours:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(target)
         folder = target.parent

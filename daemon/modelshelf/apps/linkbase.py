@@ -12,8 +12,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from .base import (AdapterEnv, AppConfig, AppInstall, AppKind, Applied, Finding, LibraryModel, LinkRecord, Placement,
-                   PlacementMethod, is_dir, markers_present)
+from .base import (
+    AdapterEnv,
+    AppConfig,
+    AppInstall,
+    AppKind,
+    Applied,
+    Finding,
+    LibraryModel,
+    LinkRecord,
+    Placement,
+    PlacementMethod,
+    is_dir,
+    markers_present,
+)
 
 
 class LinkAdapter:

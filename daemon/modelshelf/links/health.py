@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..apps import Adapters, AdapterEnv, AppInstall, AppKind, Finding, Problem
+from ..apps import AdapterEnv, Adapters, AppInstall, AppKind, Finding, Problem
 from ..apps.filelinks import FileLinker
 from ..fs.mounts import read_mounts
 from ..index import ModelIndex

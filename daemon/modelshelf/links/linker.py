@@ -13,8 +13,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..apps import (Adapter, AdapterEnv, Adapters, AppInstall, ApplyStatus, LibraryModel, LinkKind, ModelFile,
-                    Placement, PlacementMethod)
+from ..apps import (
+    Adapter,
+    AdapterEnv,
+    Adapters,
+    AppInstall,
+    ApplyStatus,
+    LibraryModel,
+    LinkKind,
+    ModelFile,
+    Placement,
+    PlacementMethod,
+)
 from ..apps.filelinks import FileLinker, LinkError, is_link_to, make_link
 from ..config import AppConfig
 from ..fs.mounts import mount_of
