@@ -148,6 +148,7 @@ def add_to_config(path: Path, found: list[FoundInstall], home: Path | None = Non
 
 def _table(values: dict[str, str]) -> tomlkit.items.Table:
     table = tomlkit.table()
+    table.trivia.indent = "\n"            # a blank line before each added [[apps]], like the example config
     for k, v in values.items():
         table.add(k, v)
     return table
