@@ -108,3 +108,17 @@ def test_apps_lists_installs_with_counts_and_problems(isolated_home: Path, tmp_p
     assert views["llamacpp"]["state"] == "offline" and "nothing is pruned" in views["llamacpp"]["problems"][0]
     human = cli("apps", check=False).stdout
     assert "a1111" in human and "1 broken" in human and os.fspath(sd) in human
+
+
+def test_sync_dry_run_shows_the_plan_and_changes_nothing(isolated_home: Path, tmp_path: Path) -> None:
+    home = isolated_home
+    sd = make_install(home / "stable-diffusion-webui", "a1111")
+    config = home / ".config" / "modelshelf" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[paths]\nlibrary = "{home}/lib"\ninboxes = ["{home}/inbox"]\n'
+                      '[[apps]]\nkind = "a1111"\nroot = "~/stable-diffusion-webui"\n')
+    cli("import", str(write_safetensors(tmp_path / "detail.safetensors", "lora_sdxl")))
+    plan = json.loads(cli("sync", "--dry-run", "--json").stdout)
+    assert [(p["method"], p["target"]) for p in plan] == [("link", str(sd / "models/Lora/detail.safetensors"))]
+    assert not os.path.lexists(sd / "models/Lora/detail.safetensors")
+    assert "models/Lora/detail.safetensors <- " in cli("sync", "--dry-run").stdout

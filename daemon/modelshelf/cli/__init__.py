@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", metavar="MODEL", help="one model (default: all)")
     p = command("sync", commands.cmd_sync, "link library models into every app install")
     p.add_argument("model", nargs="?", metavar="MODEL", help="only this model (default: all)")
+    p.add_argument("--dry-run", action="store_true", help="show where each model would go, change nothing")
     p = command("health", commands.cmd_health, "check links, app installs and library files")
     p.add_argument("--fix", action="store_true", help="repair what can be repaired safely")
     p.add_argument("--dry-run", action="store_true", help="with --fix: show the plan, change nothing")

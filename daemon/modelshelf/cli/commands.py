@@ -173,6 +173,12 @@ def _maintenance(config: Config, method: str, params: dict, local: Callable[[She
 
 def cmd_sync(args: argparse.Namespace, config: Config) -> int:
     from ..links import actions
+    if args.dry_run:                    # reads only: no lock, no daemon needed
+        with Shelf(config, writer=False) as shelf:
+            model = shelf.index.resolve(args.model) if args.model else None
+            plan = shelf.linker().plan_all(model)
+        print(render.to_json(plan) if args.json else render.plan_lines(plan))
+        return 0
     result = _maintenance(config, "sync", {"model": args.model}, lambda s: actions.sync(s, args.model))
     print(render.to_json(result) if args.json else render.sync_summary(result))
     return 1 if result["problems"] else 0

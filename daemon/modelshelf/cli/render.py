@@ -155,3 +155,10 @@ def discovered(found: list, home, added: int, config_path) -> str:
         lines.append(f"\nto link them, add to {config_path} (or run `modelshelf apps discover --add`):\n")
         lines += [f.snippet(home) for f in new]
     return "\n".join(lines)
+
+
+def plan_lines(plan: list) -> str:
+    if not plan:
+        return "nothing to place: no configured install has a folder for these models"
+    return "\n".join(f"{p.method.value:<8} {p.target or p.install_root} <- {p.source}"
+                     + (f" ({p.key})" if p.key else "") for p in plan)

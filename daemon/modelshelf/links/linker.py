@@ -66,9 +66,12 @@ class Linker:
         self.files.ops = value
 
     # -- installs -------------------------------------------------------------------------------
-    def installs(self) -> list[AppInstall]:
-        """Every configured install that exists now (a root that does not is offline, not empty)."""
+    def installs(self, register: bool = True) -> list[AppInstall]:
+        """Every configured install that exists now (a root that does not is offline, not empty),
+        recorded in the registry with the mount it lives on unless register is False."""
         installs = [i for app in self.apps for i in self.adapter(app.kind).find_installs(app)]
+        if not register:
+            return installs
         known = self.registry.installs()
         for install in installs:
             if str(install.root) not in known:
@@ -107,8 +110,13 @@ class Linker:
     def plan(self, model: IndexedModel, installs: list[AppInstall] | None = None) -> list[Placement]:
         """Where model goes in every install: shown by --dry-run, nothing written."""
         view = self.library_model(model)
-        return [p for install in (installs if installs is not None else self.installs())
+        return [p for install in (installs if installs is not None else self.installs(register=False))
                 for p in self.adapter(install.kind).plan(install, view)]
+
+    def plan_all(self, model: IndexedModel | None = None) -> list[Placement]:
+        """The whole plan (or one model's) for `sync --dry-run`."""
+        installs = self.installs(register=False)
+        return [p for m in ([model] if model else self.index.all()) for p in self.plan(m, installs)]
 
     # -- syncing --------------------------------------------------------------------------------
     def sync_model(self, model: IndexedModel, installs: list[AppInstall] | None = None) -> list[LinkResult]:
