@@ -72,12 +72,18 @@ class Linker:
         installs = [i for app in self.apps for i in self.adapter(app.kind).find_installs(app)]
         if not register:
             return installs
-        known = self.registry.installs()
+        known = self.registry.known_installs()
         for install in installs:
-            if str(install.root) not in known:
+            seen = known.get(str(install.root))
+            if seen is None or (seen.kind, seen.url) != (install.kind, install.url):
                 mount = mount_of(install.root)   # only where it lives: offline drives are told apart by it
                 self.registry.add_install(install.root, mount.mount_point if mount else "", install.kind, install.url)
         return installs
+
+    def reconfigure(self, apps: tuple[AppConfig, ...]) -> None:
+        """A reload changed [[apps]]: the next installs() sees the new set (the caller full-syncs
+        the installs it had not seen before, as it does for an install that appears)."""
+        self.apps = apps
 
     def offline_roots(self) -> list[tuple[AppConfig, str]]:
         """Configured roots that name nothing now: (app, why)."""
