@@ -5,7 +5,8 @@ llama.cpp (10 by default), laid out as each app lays itself out.
 
 For libraries of --sizes models (synthetic, as in rebuild_index.py, with GGUF language models):
 the filesystem operations and time of a full sync (first run, creating every link, and a second
-run, all present) and of the incremental sync one import triggers (median over 50 models).
+run, all present) and of the incremental sync one import triggers (median over 70 models
+just added to the library, 10 of each type).
 Targets: the per-import cost flat as the library grows (ratio small/large library near 1), and
 far below a full sync.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import random
 import shutil
 import statistics
 import sys
@@ -62,11 +62,12 @@ MIX = [AppKind.COMFYUI, AppKind.A1111, AppKind.FORGE, AppKind.SDNEXT, AppKind.SW
        AppKind.TEXTGEN, AppKind.LMSTUDIO, AppKind.LLAMACPP, AppKind.COMFYUI]
 
 
-def make_library(root: Path, count: int) -> None:
+def make_library(root: Path, count: int, first: int = 0) -> list[tuple[ModelMetadata, str]]:
     """Synthetic models of every common type; language models as GGUF files."""
     library = open_library(root, may_create=True)
     now = utc_now()
-    for i in range(count):
+    made = []
+    for i in range(first, first + count):
         model_type, family = TYPES[i % len(TYPES)]
         fmt = "gguf" if model_type == "llm" else "safetensors"
         name = f"model_{i:06d}"
@@ -76,12 +77,15 @@ def make_library(root: Path, count: int) -> None:
         b3 = hashlib.blake2b(data, digest_size=32).hexdigest()  # stands in for BLAKE3 here
         sha = hashlib.sha256(data).hexdigest()
         (folder / f"{name}.{fmt}").write_bytes(data)
-        _fast_write(folder, ModelMetadata(
+        meta = ModelMetadata(
             model_id=b3[:16], model_type=model_type, family=family, cleaned_name=name, format=fmt,
             files=(FileEntry(f"{name}.{fmt}", len(data), b3, sha),), blake3=b3, sha256=sha, size_bytes=len(data),
             added_at=now, updated_at=now, source=Source(f"/inbox/{name}.{fmt}", "copy"),
             classification=ClassificationRecord("tensor_names", 0.95, "synthetic"), primary_file=f"{name}.{fmt}",
-            hub={"repo_id": f"bench/{name}-GGUF"} if fmt == "gguf" else None, tags=("bench",)))
+            hub={"repo_id": f"bench/{name}-GGUF"} if fmt == "gguf" else None, tags=("bench",))
+        _fast_write(folder, meta)
+        made.append((meta, folder.relative_to(root).as_posix()))
+    return made
 
 
 def make_installs(apps_dir: Path, count: int) -> tuple[AppConfig, ...]:
@@ -98,6 +102,9 @@ def make_installs(apps_dir: Path, count: int) -> tuple[AppConfig, ...]:
         root.mkdir(parents=True, exist_ok=True)
         apps.append(AppConfig(root=str(root), kind=kind))
     return tuple(apps)
+
+
+IMPORTS = 70          # 10 of each type
 
 
 def timed(fn):
@@ -121,11 +128,13 @@ def run(size: int, installs: int, work: Path) -> dict:
     first_ops, linker.ops = linker.ops, 0
     _, again_s = timed(linker.sync_all)
     again_ops = linker.ops
-    models = random.Random(1).sample(index.all(), 50)
+    # What one import triggers: a model just placed in the library, linked into every install.
     inc_ops, inc_s = [], []
-    for m in models:
+    for meta, rel in make_library(work / "library", IMPORTS, first=size):
+        index.upsert(meta, rel)
+        model = index.get(meta.model_id)
         linker.ops = 0
-        _, seconds = timed(lambda m=m: linker.sync_model(m))
+        _, seconds = timed(lambda m=model: linker.sync_model(m))
         inc_ops.append(linker.ops)
         inc_s.append(seconds)
     index.close()
