@@ -73,3 +73,12 @@ def test_a_users_mapping_overrides_the_apps(env: AdapterEnv, tmp_path: Path) -> 
     assert p.target == root / "models/LyCORIS/x.safetensors" and p.method is PlacementMethod.LINK
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.target = None  # type: ignore[misc]
+
+
+def test_a_folder_the_user_replaced_by_a_link_is_not_followed(env: AdapterEnv, tmp_path: Path) -> None:
+    root = make_install(tmp_path / "sd", "a1111")
+    elsewhere = tmp_path / "shared-loras"
+    elsewhere.mkdir()
+    (root / "models" / "Lora").rmdir()
+    (root / "models" / "Lora").symlink_to(elsewhere)
+    assert targets(env, "a1111", root, model("lora", "x.safetensors")) == []

@@ -8,6 +8,7 @@ user's file is never moved or replaced.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -62,9 +63,10 @@ class LinkAdapter:
         for name in names:
             if is_dir(base / name):
                 return base / name
-        if names and self.create_missing and is_dir((base / names[0]).parent):
-            return base / names[0]
-        return None
+        first = base / names[0] if names else None
+        if first is not None and self.create_missing and is_dir(first.parent) and not os.path.lexists(first):
+            return first          # the app's own folder, not made yet (it makes it at first start)
+        return None               # no folder for this type, or a link/file where the folder should be
 
     def plan(self, install: AppInstall, model: LibraryModel) -> tuple[Placement, ...]:
         folder = self.folder(install, model)
