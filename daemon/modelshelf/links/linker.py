@@ -27,6 +27,7 @@ from ..apps import (
 )
 from ..apps.filelinks import FileLinker, LinkError, is_link_to, make_link
 from ..config import AppConfig
+from ..errors import ModelshelfError
 from ..fs.mounts import mount_of
 from ..index import IndexedModel, ModelIndex
 from ..library import Library
@@ -109,7 +110,7 @@ class Linker:
             return None
         try:
             details = read_metadata(folder / "metadata.json").details
-        except Exception:                         # noqa: BLE001 - unreadable metadata: fall back to the cleaned name
+        except (ModelshelfError, OSError):        # unreadable metadata: LM Studio falls back to the cleaned name
             return None
         return details.get("general.name") or details.get("general.basename")
 
