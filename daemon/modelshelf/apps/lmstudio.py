@@ -1,11 +1,13 @@
 """LM Studio: <root>/<publisher>/<repo>/<file>.gguf, root being its models folder
 (default ~/.lmstudio/models).
 
-Layout from LM Studio's docs (lmstudio.ai/docs, "Import models" / "Bring your own model": LM Studio
-lists models in the models directory as publisher/repository/file.gguf, and a vision model's
-mmproj file sits in the same repository folder). publisher/repo comes from the model's Hub match
-(metadata.json hub.repo_id), else from the file's own header name (GGUF general.name), else
-local/<cleaned name>. A vision projector (mmproj) from the same Hub repo lands beside its model.
+Layout from LM Studio's docs, lmstudio.ai/docs/basics/import-model ("LM Studio's expected models
+directory structure": ~/.lmstudio/models/publisher/model/model-file.gguf; it preserves the
+Hugging Face repository's folders, so a vision model's mmproj file sits in the same folder).
+publisher/repo comes from the model's Hub match (metadata.json hub.repo_id), else from the file's
+own header name (GGUF general.name), else local/<cleaned name>. A vision projector (mmproj) of the
+same Hub repo lands beside its model. A file directly in the models folder is not listed by LM
+Studio, so there is always a publisher/repo folder.
 """
 
 from __future__ import annotations
