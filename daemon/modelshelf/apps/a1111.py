@@ -1,11 +1,12 @@
 """AUTOMATIC1111 stable-diffusion-webui: per-file links into its folders.
 
-Folders from the webui's own code (read in the Forge fork, which keeps these files unchanged):
-modules/sd_models.py (models/Stable-diffusion), modules/sd_vae.py (models/VAE),
+Folders from the webui's own code: extensions-builtin/Lora/preload.py read in
+AUTOMATIC1111/stable-diffusion-webui itself; the rest read in the Forge fork, which keeps these
+files as they are: modules/sd_models.py (models/Stable-diffusion), modules/sd_vae.py (models/VAE),
 modules/sd_vae_approx.py (models/VAE-approx), modules/cmd_args.py (--embeddings-dir =
 <root>/embeddings, --hypernetwork-dir = models/hypernetworks, --esrgan/--realesrgan/--swinir
-models paths = models/ESRGAN, models/RealESRGAN, models/SwinIR),
-extensions-builtin/Lora/preload.py (models/Lora, models/LyCORIS), and the sd-webui-controlnet
+models paths = models/ESRGAN, models/RealESRGAN, models/SwinIR), the Lora preload (models/Lora,
+models/LyCORIS), and the sd-webui-controlnet
 extension's models/ControlNet (also where it lists IP-Adapter and T2I-Adapter models;
 modules/launch_utils.py configure_forge_reference_checkout names the same folders).
 """
