@@ -152,7 +152,29 @@ class IdentifyConfig:
 
 
 class AppKind(enum.StrEnum):
+    """`kind =` of an [[apps]] entry; each has an adapter module in modelshelf.apps."""
+
     COMFYUI = "comfyui"
+    A1111 = "a1111"          # AUTOMATIC1111 stable-diffusion-webui
+    FORGE = "forge"          # Forge and reForge
+    SDNEXT = "sdnext"
+    SWARMUI = "swarmui"
+    FOOOCUS = "fooocus"
+    INVOKEAI = "invokeai"
+    LMSTUDIO = "lmstudio"
+    OLLAMA = "ollama"
+    LLAMACPP = "llamacpp"    # a flat folder for llama-server --models-dir
+    TEXTGEN = "textgen"      # text-generation-webui
+    FOLDERS = "folders"      # any other app: the user's own type -> folder mapping
+
+
+def default_app_root(kind: AppKind) -> str:
+    """The root an [[apps]] entry of this kind has when it names none ("" = root is required)."""
+    if kind is AppKind.LMSTUDIO:
+        return "~/.lmstudio/models"
+    if kind is AppKind.OLLAMA:
+        return os.environ.get("OLLAMA_MODELS") or "~/.ollama/models"
+    return ""
 
 
 class LinkPolicy(enum.StrEnum):
@@ -168,6 +190,7 @@ class AppConfig:
     kind: AppKind = AppKind.COMFYUI
     link: LinkPolicy = LinkPolicy.AUTO
     mapping: dict[str, tuple[str, ...]] = field(default_factory=dict)   # model_type -> folders
+    url: str = ""                                   # API apps (InvokeAI, Ollama): where the server answers
 
     @property
     def pattern(self) -> str:
@@ -267,9 +290,13 @@ def _build_apps(value: Any, path: Path | None) -> tuple[AppConfig, ...]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ConfigError(path, "apps", "must be a list of tables", 'write each app as [[apps]] with root = "..."')
     apps = tuple(_build_section(AppConfig, v, f"apps.{i}", path) for i, v in enumerate(value))
+    apps = tuple(app if app.root else dataclasses.replace(app, root=default_app_root(app.kind)) for app in apps)
     for i, app in enumerate(apps):
         if not app.root:
             raise ConfigError(path, f"[[apps]] #{i + 1} root", "is missing", 'add root = "~/ComfyUI" (globs allowed)')
+        if app.kind is AppKind.FOLDERS and not app.mapping:
+            raise ConfigError(path, f"[[apps]] #{i + 1} mapping", "is missing for kind = \"folders\"",
+                              'add mapping = { checkpoint = ["Stable-diffusion"], lora = ["Lora"] }')
     return apps
 
 
