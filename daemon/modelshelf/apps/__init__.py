@@ -9,8 +9,23 @@ from __future__ import annotations
 import importlib
 
 from ..errors import ModelshelfError
-from .base import (Adapter, AdapterEnv, AppInstall, AppKind, Applied, ApplyStatus, Finding, LibraryModel, LinkKind,
-                   LinkRecord, ModelFile, Placement, PlacementMethod, Problem, RegistryEntry)
+from .base import (
+    Adapter,
+    AdapterEnv,
+    AppInstall,
+    AppKind,
+    Applied,
+    ApplyStatus,
+    Finding,
+    LibraryModel,
+    LinkKind,
+    LinkRecord,
+    ModelFile,
+    Placement,
+    PlacementMethod,
+    Problem,
+    RegistryEntry,
+)
 
 # kind -> module under modelshelf.apps that builds its adapter
 ADAPTER_MODULES: dict[AppKind, str] = {
