@@ -46,10 +46,10 @@ class ManifestError(ValueError):
 
 # -- names (types/model/name.go) ----------------------------------------------------------------
 
-def is_valid_part(part: str, kind: str) -> bool:
+def is_valid_part(part: str, kind: str, max_len: int = MAX_PART) -> bool:
     """name.go isValidPart for kind "namespace", "model" or "tag": first byte alphanumeric or "_",
     then alphanumerics, "_", "-", and "." (not in a namespace); 1..80 bytes."""
-    if not 1 <= len(part.encode()) <= MAX_PART or not part.isascii():
+    if not 1 <= len(part.encode()) <= max_len or not part.isascii():
         return False
     if not (part[0].isalnum() or part[0] == "_"):
         return False
@@ -63,7 +63,7 @@ def clean_part(text: str, fallback: str, limit: int = MAX_PART) -> str:
     text = re.sub(r"[^a-z0-9_.-]+", "-", text.lower())
     text = re.sub(r"-{2,}", "-", text).strip("-.")
     text = text.lstrip("_-.")[:limit].rstrip("-.")
-    return text if text and is_valid_part(text, "model") else fallback
+    return text if text and is_valid_part(text, "model", limit) else fallback
 
 
 @dataclass(frozen=True, order=True)
@@ -104,11 +104,11 @@ def derive_name(cleaned_name: str, file_name: str, sha256: str) -> tuple[OllamaN
     """The name a library GGUF gets in Ollama, and the fallback used when that name is taken by
     another model: "<cleaned name>:<quant>" and "<cleaned name>-<sha256[:8]>:<quant>"."""
     tag = quant_tag(file_name) or DEFAULT_TAG
-    base = cleaned_name
+    base = clean_part(cleaned_name, "model", 1024)
     if tag != DEFAULT_TAG:   # "llama-3-8b-q4_k_m:q4_k_m" says it twice
-        base = re.sub(rf"[-_. ]*{re.escape(tag)}$", "", cleaned_name, flags=re.IGNORECASE) or cleaned_name
-    model = clean_part(base, "model", MAX_PART)
+        base = clean_part(re.sub(rf"[-_.]*{re.escape(tag)}$", "", base), base, 1024)
     suffix = f"-{sha256[:8]}"
+    model = clean_part(base, "model", MAX_PART)
     fallback = clean_part(base, "model", MAX_PART - len(suffix)) + suffix
     return OllamaName(model, tag), OllamaName(fallback, tag)
 
