@@ -392,3 +392,10 @@ def test_find_installs_by_ollamas_folders(tmp_path, shelf):
     (empty / "manifests").mkdir()
     (install,) = adapter.find_installs(AppConfig(root=str(empty), kind=AppKind.OLLAMA))
     assert install.url == "http://127.0.0.1:11434" and install.kind is AppKind.OLLAMA
+
+
+def test_the_adapter_is_built_through_the_framework(shelf):
+    from modelshelf.apps import Adapter, build_adapter
+
+    adapter = build_adapter(AppKind.OLLAMA, AdapterEnv(shelf.library.root, None))
+    assert isinstance(adapter, OllamaAdapter) and isinstance(adapter, Adapter)

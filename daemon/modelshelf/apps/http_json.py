@@ -51,17 +51,21 @@ class JsonHttp:
     """Requests to one app server. Holds no connection between calls (apps restart under us)."""
 
     def __init__(self, app: str, base_url: str, timeout: float) -> None:
-        parts = urllib.parse.urlsplit(base_url if "://" in base_url else f"http://{base_url}")
-        if parts.scheme != "http" or not parts.hostname:
-            raise AppApiError(app, base_url, Failure.REFUSED, "only http://host:port URLs are supported",
-                              "fix the app's url in the config")
         self.app, self.url, self.timeout = app, base_url.rstrip("/"), timeout
-        self._host, self._port = parts.hostname, parts.port or 80
+        parts = urllib.parse.urlsplit(base_url if "://" in base_url else f"http://{base_url}")
+        try:
+            self._host, self._port = parts.hostname, parts.port or 80
+        except ValueError:   # a port that is not a number
+            self._host, self._port = None, 0
+        self._usable = parts.scheme == "http" and bool(self._host)
         self._prefix = parts.path.rstrip("/")
 
     def request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None,
                 expect: tuple[int, ...] = (200,)) -> Answer:
         """One request; statuses outside expect raise (4xx REFUSED, others GARBAGE)."""
+        if not self._usable:
+            raise AppApiError(self.app, self.url, Failure.REFUSED, "only http://host:port URLs are supported",
+                              "fix the app's url in the config")
         payload = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
         if payload is not None:
