@@ -60,6 +60,19 @@ def build_adapter(kind: AppKind, env: AdapterEnv) -> Adapter:
     return module.build(env)
 
 
-__all__ = ["ADAPTER_MODULES", "Adapter", "AdapterEnv", "AdapterMissing", "AppInstall", "AppKind", "Applied",
+class Adapters:
+    """The adapters one owner (a Linker, a health check) uses, each built once on first use."""
+
+    def __init__(self, env: AdapterEnv) -> None:
+        self.env = env
+        self._built: dict[AppKind, Adapter] = {}
+
+    def __call__(self, kind: AppKind) -> Adapter:
+        if kind not in self._built:
+            self._built[kind] = build_adapter(kind, self.env)
+        return self._built[kind]
+
+
+__all__ = ["ADAPTER_MODULES", "Adapters", "Adapter", "AdapterEnv", "AdapterMissing", "AppInstall", "AppKind", "Applied",
            "ApplyStatus", "Finding", "LibraryModel", "LinkKind", "LinkRecord", "ModelFile", "Placement",
            "PlacementMethod", "Problem", "RegistryEntry", "build_adapter"]

@@ -22,9 +22,12 @@ import enum
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..config import AppConfig, AppKind, LinkPolicy
+
+if TYPE_CHECKING:
+    from .filelinks import FileLinker
 
 __all__ = ["Adapter", "AdapterEnv", "AppConfig", "AppInstall", "AppKind", "Applied", "ApplyStatus", "Finding",
            "LibraryModel", "LinkKind", "LinkPolicy", "LinkRecord", "ModelFile", "Placement", "PlacementMethod",
@@ -181,7 +184,7 @@ class AdapterEnv:
     """What every adapter is built with (by the linker): the library and the link maker."""
 
     library_root: Path
-    links: FileLinks                       # makes verified file links; see apps.filelinks
+    links: FileLinker                      # makes, checks and removes verified file links
     timeout_seconds: float = 5.0           # API apps: one request's limit
 
 
@@ -218,18 +221,6 @@ class Adapter(Protocol):
     def scan_folders(self, install: AppInstall) -> tuple[Path, ...]:
         """Folders health walks for links into the library that the registry does not know."""
         ...
-
-
-class FileLinks(Protocol):
-    """The link maker adapters share (apps.filelinks.FileLinker): policy, canary, verification."""
-
-    def place(self, install: AppInstall, placement: Placement) -> Applied: ...
-
-    def remove(self, record: LinkRecord) -> None: ...
-
-    def check(self, record: LinkRecord) -> Finding | None: ...
-
-    def fix(self, finding: Finding) -> bool: ...
 
 
 def is_dir(path: Path) -> bool:

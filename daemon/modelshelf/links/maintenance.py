@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..apps import AdapterEnv, Adapters, AppInstall, AppKind, PlacementMethod
+from ..apps.filelinks import FileLinker, is_link_to, make_link
 from ..errors import ModelshelfError
 from ..index import IndexedModel, ModelIndex
 from ..library import STAGING_NAME, Library
-from .linker import is_link_to, make_link
 from .registry import LinkKind, LinkRecord, LinkRegistry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,33 +23,41 @@ class DeletePlan:
     model: IndexedModel
     links: tuple[LinkRecord, ...]
     folder: Path
+    library_root: Path
+    installs: tuple[AppInstall, ...]      # each entry's install, as the registry knows it
 
 
 def plan_delete(model: IndexedModel, library: Library, registry: LinkRegistry) -> DeletePlan:
     """Refuse when a registered link's place holds something that is not ours."""
     links = tuple(registry.for_model(model.model_id))
     for r in links:
+        if r.method is not PlacementMethod.LINK:
+            continue                              # manifests and API entries: their adapter checks ownership
         if os.path.lexists(r.target_path) and not is_link_to(r.target_path, library.root / r.source):
             raise ModelshelfError(f"not deleting {model.path}: {r.target_path} is not a link to it any more "
                                   "(run `modelshelf health` to see why)")
-    return DeletePlan(model, links, library.root / model.path)
+    known = registry.known_installs()
+    installs = tuple(known.get(root) or AppInstall(Path(root), AppKind.COMFYUI)
+                     for root in sorted({r.install for r in links}))
+    return DeletePlan(model, links, library.root / model.path, library.root, installs)
 
 
 def execute_delete(plan: DeletePlan, registry: LinkRegistry, index: ModelIndex) -> None:
-    """Links, then registry rows, then the model's files, then its index row."""
+    """Every app's entries (each by its adapter), then registry rows, then the model's files,
+    then its index row."""
+    adapters = Adapters(AdapterEnv(plan.library_root, FileLinker(plan.library_root)))
+    installs = {str(i.root): i for i in plan.installs}
     for r in plan.links:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(r.target_path)
-        # A folder model's own folders in the app (models/diffusers/<name>/...), once empty.
-        mapping_folder = Path(r.install, *Path(r.target).parts[:2])
-        folder = r.target_path.parent
-        while folder != mapping_folder and folder.is_relative_to(mapping_folder):
-            try:
-                folder.rmdir()
-            except OSError:
-                break                           # not empty: something of the user's is in there
-            folder = folder.parent
+        install = installs[r.install]
+        try:
+            adapters(install.kind).undo(install, r)
+        except (OSError, ModelshelfError) as e:
+            # The files go anyway: health reports what the app still holds.
+            log.warning("deleting %s: could not remove its entry %s in %s: %s", plan.model.path, r.target,
+                        r.install, e)
     registry.remove(plan.links)
+    for root in installs:
+        registry.remove_pending(root, plan.model.model_id)
     # Files next, crash-safely: mark, move the folder out of the library in one rename (into
     # staging, which start-up empties), drop the row, then delete.
     index.mark_dirty(plan.model.path)
@@ -74,7 +85,7 @@ def relocate(old: str, new: str, library: Library, registry: LinkRegistry) -> Re
     moved = registry.relocate(old, new)
     recreated = 0
     for r in registry.all():
-        if r.kind is not LinkKind.ABSOLUTE or not os.path.islink(r.target_path):
+        if r.method is PlacementMethod.API or r.kind is not LinkKind.ABSOLUTE or not os.path.islink(r.target_path):
             continue
         if _under(os.readlink(r.target_path), old):
             os.unlink(r.target_path)

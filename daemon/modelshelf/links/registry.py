@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..apps.base import AppKind, LinkKind, LinkRecord, PlacementMethod
+from ..apps.base import AppInstall, AppKind, LinkKind, LinkRecord, PlacementMethod
 from ..library.metadata import utc_now
 from ..sqlite import Database
 
@@ -32,6 +32,7 @@ MIGRATIONS = [("initial", """
     ALTER TABLE links ADD COLUMN method TEXT NOT NULL DEFAULT 'link';
     ALTER TABLE links ADD COLUMN key TEXT;
     ALTER TABLE installs ADD COLUMN kind TEXT NOT NULL DEFAULT 'comfyui';
+    ALTER TABLE installs ADD COLUMN url TEXT NOT NULL DEFAULT '';
     CREATE TABLE pending (
         install TEXT NOT NULL,
         model_id TEXT NOT NULL,
@@ -65,16 +66,17 @@ class LinkRegistry(Database):
                         int(record.external), utc_now(), record.method.value, record.key))
             db.execute("DELETE FROM pending WHERE install = ? AND model_id = ?", (record.install, record.model_id))
 
-    def add_install(self, root: Path, mount_point: str, kind: AppKind = AppKind.COMFYUI) -> None:
+    def add_install(self, root: Path, mount_point: str, kind: AppKind = AppKind.COMFYUI, url: str = "") -> None:
         with self.atomic() as db:
-            db.execute("INSERT OR REPLACE INTO installs (root, mount_point, last_seen, kind) VALUES (?, ?, ?, ?)",
-                       (str(root), mount_point, utc_now(), kind.value))
+            db.execute("INSERT OR REPLACE INTO installs (root, mount_point, last_seen, kind, url) "
+                       "VALUES (?, ?, ?, ?, ?)", (str(root), mount_point, utc_now(), kind.value, url))
 
-    def install_kinds(self) -> dict[str, AppKind]:
-        """Known installs: root -> its app kind (rows of a kind this build lacks are skipped)."""
+    def known_installs(self) -> dict[str, AppInstall]:
+        """Every install the registry knows, as the adapters need it (also once it left the config:
+        its entries still have to be checked and removed). Rows of an unknown kind are skipped."""
         kinds = {k.value for k in AppKind}
-        return {r["root"]: AppKind(r["kind"]) for r in self.query("SELECT root, kind FROM installs")
-                if r["kind"] in kinds}
+        return {r["root"]: AppInstall(Path(r["root"]), AppKind(r["kind"]), url=r["url"])
+                for r in self.query("SELECT root, kind, url FROM installs") if r["kind"] in kinds}
 
     # -- registrations that wait for an app's server (InvokeAI down): retried, imports never wait --
     def add_pending(self, install: str, model_id: str, reason: str) -> None:
