@@ -320,3 +320,15 @@ def test_the_adapter_is_built_through_the_framework(shelf):
 
     adapter = build_adapter(AppKind.INVOKEAI, AdapterEnv(shelf.library.root, None))
     assert isinstance(adapter, InvokeAIAdapter) and isinstance(adapter, Adapter)
+
+
+def test_unregistering_a_gone_file_while_invokeai_is_down_keeps_the_row(shelf, invoke_root, checkpoint, caplog):
+    adapter = adapter_for(shelf)
+    with FakeInvokeAI(invoke_root) as invoke:
+        install = install_at(adapter, invoke_root, invoke.url)
+        done = register(adapter, install, checkpoint)
+    (checkpoint.folder / checkpoint.primary_file).unlink()
+    finding = adapter.check(install, done.record)
+    assert finding.problem is Problem.BROKEN
+    assert adapter.fix(install, finding) is True                         # kept: unregistered at a later fix
+    assert any("InvokeAI at" in r.getMessage() for r in caplog.records)

@@ -159,7 +159,11 @@ class InvokeAIAdapter:
         if finding.record is None or finding.fix is None:
             return True
         if finding.problem is Problem.BROKEN and not (self.env.library_root / finding.record.source).exists():
-            self.undo(install, finding.record)
+            try:
+                self.undo(install, finding.record)
+            except AppApiError as e:
+                log.warning("%s (the registration of the gone file %s stays until then)", e, finding.record.source)
+                return True   # keep the row: the next health --fix unregisters it
         return False
 
     def scan_folders(self, install: AppInstall) -> tuple[Path, ...]:
