@@ -399,3 +399,27 @@ def test_the_adapter_is_built_through_the_framework(shelf):
 
     adapter = build_adapter(AppKind.OLLAMA, AdapterEnv(shelf.library.root, None))
     assert isinstance(adapter, OllamaAdapter) and isinstance(adapter, Adapter)
+
+
+def test_health_finds_a_missing_config_blob_and_a_name_taken_over_by_the_user(shelf, tmp_path, models):
+    model = llama(shelf, tmp_path)
+    adapter = adapter_for(shelf)
+    install = install_at(adapter, models, closed_port_url())
+    _, manifest_done = apply_all(adapter, install, model)
+    path = manifest_files(models)[0][1]
+    config = blob_file(models, parse_manifest(path)["config"]["digest"])
+    config.unlink()                                                      # `ollama run` would fail to open it
+    finding = adapter.check(install, manifest_done.record)
+    assert finding.problem is Problem.BROKEN and parse_manifest(path)["config"]["digest"] in finding.detail
+    assert adapter.fix(install, finding) is True and config.is_file()
+    assert adapter.check(install, manifest_done.record) is None
+    # The user re-creates the name from another model file: ours no more, never removed.
+    theirs = blob_file(models, "sha256:" + "c" * 64)
+    theirs.write_bytes(b"GGUF their own")
+    data = parse_manifest(path)
+    data["layers"][0]["digest"] = "sha256:" + "c" * 64
+    path.write_text(json.dumps(data))
+    finding = adapter.check(install, manifest_done.record)
+    assert finding.problem is Problem.MISMATCHED and finding.fix is None
+    adapter.undo(install, manifest_done.record)
+    assert json.loads(path.read_text()) == data and theirs.is_file()

@@ -226,13 +226,23 @@ class OllamaAdapter:
                                None, record)
             return Finding(Problem.BROKEN, path, f"Ollama {record.key}: the blob link is {state.value}",
                            "link the blob again", record)
-        digest = _manifest_model_digest(install.root, fmt.OllamaName.parse(record.key or ""))
-        if digest is None:
+        return self._check_manifest(install, record, source)
+
+    def _check_manifest(self, install: AppInstall, record: LinkRecord, source: Path) -> Finding | None:
+        path = str(record.target_path)
+        try:
+            manifest = fmt.read_manifest(record.target_path)
+        except (OSError, fmt.ManifestError):
             return Finding(Problem.BROKEN, path, f"Ollama {record.key}: the manifest is gone or unreadable",
                            "write the manifest again", record)
-        if blob_state(fmt.blob_path(install.root, digest), source) not in (BlobState.OURS, BlobState.FOREIGN):
-            return Finding(Problem.BROKEN, path, f"Ollama {record.key}: the manifest's model blob is broken",
-                           "link the blob again", record)
+        model = manifest.layer(fmt.MODEL_MEDIA_TYPE)
+        if model is None or not _is_source_digest(install.root, model.digest, source):
+            return Finding(Problem.MISMATCHED, path, f"Ollama {record.key} now names another model "
+                           "(re-created in Ollama?)", None, record)
+        for layer in (*manifest.layers, manifest.config):
+            if not fmt.blob_path(install.root, layer.digest).exists():
+                return Finding(Problem.BROKEN, path, f"Ollama {record.key}: blob {layer.digest} is missing or "
+                               "broken; `ollama run` fails", "link the blobs and write the manifest again", record)
         return None
 
     def fix(self, install: AppInstall, finding: Finding) -> bool:
@@ -253,9 +263,7 @@ class OllamaAdapter:
             blob = fmt.blob_path(install.root, layer.digest)
             if blob_state(blob, folder / layer.source_name) in (BlobState.ABSENT, BlobState.DANGLING):
                 link_blob(blob, folder / layer.source_name, install.link)
-        name = fmt.OllamaName.parse(record.key) if record.key else layers.name
-        if _manifest_model_digest(install.root, name) != layers.model_digest:
-            write_manifest(install.root, name, layers)
+        write_manifest(install.root, fmt.OllamaName.parse(record.key) if record.key else layers.name, layers)
         return True
 
     def scan_folders(self, install: AppInstall) -> tuple[Path, ...]:
