@@ -4,10 +4,13 @@ v0.33.0-rc2) and independent of modelshelf's own Ollama code, so the tests compa
 No `ollama` server binary can be installed here: Debian has no ollama package, `pip install ollama`
 and npm's `ollama` are API clients only, and Ollama's own installer downloads a prebuilt binary.
 
-- prune_at_startup(): routes.go Serve (fixBlobs, then unless OLLAMA_NOPRUNE: Manifests(false)
-  aborts the prune if any manifest is corrupt, PruneLayers, PruneDirectory), images.go PruneLayers
-  (blobs younger than layerPruneGracePeriod = 1 h are skipped; a name that is not a sha256 digest
-  is removed) and deleteUnusedLayers (keep every digest in a manifest's layers and config).
+- prune_at_startup(): server/routes.go Serve (l. 1949-1980: fixBlobs, then unless OLLAMA_NOPRUNE:
+  manifest.Manifests(false) skips the whole prune if any manifest is corrupt, PruneLayers,
+  PruneDirectory); server/images.go PruneLayers (l. 874-925: a blob younger than
+  layerPruneGracePeriod = 1 h, l. 40, is skipped; a name that is not a sha256 digest is removed)
+  and deleteUnusedLayers (l. 843-872: every digest in a manifest's layers and its config is kept);
+  manifest/manifest.go Manifests (l. 175-220: glob manifests/*/*/*/*, valid names only);
+  manifest/paths.go PruneDirectory (l. 64-95).
 - FakeOllama: the endpoints modelshelf uses (routes.go: /api/version, HEAD and POST
   /api/blobs/:digest, /api/create with files, /api/tags, DELETE /api/delete), reading and writing
   the same models folder as the real server would.
