@@ -423,3 +423,16 @@ def test_health_finds_a_missing_config_blob_and_a_name_taken_over_by_the_user(sh
     assert finding.problem is Problem.MISMATCHED and finding.fix is None
     adapter.undo(install, manifest_done.record)
     assert json.loads(path.read_text()) == data and theirs.is_file()
+
+
+def test_a_users_model_differing_only_in_case_is_not_shadowed(shelf, tmp_path, models):
+    model = llama(shelf, tmp_path)
+    adapter = adapter_for(shelf)
+    install = install_at(adapter, models, closed_port_url())
+    users = models / "manifests/registry.ollama.ai/library/Llama-3-8B-Instruct/Q4_K_M"   # Ollama matches names
+    users.parent.mkdir(parents=True)                                                   # case-insensitively
+    users.write_text(json.dumps({"schemaVersion": 2, "config": {"mediaType": "x", "digest": "", "size": 0},
+                                 "layers": [{"mediaType": "application/vnd.ollama.image.model",
+                                             "digest": "sha256:" + "d" * 64, "size": 1}]}))
+    done = apply_all(adapter, install, model)[-1]
+    assert done.status is ApplyStatus.CREATED and done.record.key == f"llama-3-8b-instruct-{model.sha256[:8]}:q4_k_m"

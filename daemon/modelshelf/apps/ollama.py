@@ -147,8 +147,8 @@ class OllamaAdapter:
     def _free_name(self, models: Path, layers: ModelLayers) -> tuple[fmt.OllamaName | None, bool]:
         """The first of name / fallback that is free or already ours, and whether it is ours."""
         for name in (layers.name, layers.fallback):
-            path = fmt.manifest_path(models, name)
-            if not os.path.lexists(path):
+            path = fmt.existing_manifest(models, name)
+            if path is None:
                 return name, False
             with contextlib.suppress(OSError, fmt.ManifestError):
                 found = fmt.read_manifest(path).layer(fmt.MODEL_MEDIA_TYPE)

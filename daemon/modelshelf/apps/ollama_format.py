@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,21 @@ def blob_path(models: Path, digest: str) -> Path:
 
 def manifest_path(models: Path, name: OllamaName) -> Path:
     return models / "manifests" / name.relpath
+
+
+def existing_manifest(models: Path, name: OllamaName) -> Path | None:
+    """The manifest Ollama would open for name: it matches each part case-insensitively to the
+    names it has (server/routes.go getExistingName), so "Llama:Q4" shadows "llama:q4"."""
+    folder = models / "manifests"
+    for part in name.relpath.split("/"):
+        try:
+            entries = {entry.name.lower(): entry.name for entry in os.scandir(folder)}
+        except OSError:
+            return None
+        if part.lower() not in entries:
+            return None
+        folder = folder / entries[part.lower()]
+    return folder
 
 
 # -- manifests (manifest/manifest.go, manifest/layer.go) ---------------------------------------
