@@ -40,10 +40,9 @@ class ComfyUIAdapter(LinkAdapter):
     mapping = COMFYUI_MAPPING
     base = "models"
     create_missing = False
-    # Discovery looks for main.py + comfy/; a configured root only needs its models/ folder.
-    discover_markers = ("main.py", "comfy", "folder_paths.py")
 
     def recognises(self, root: Path) -> bool:
+        # A configured root needs only its models/ folder; discovery also wants main.py (discover.py).
         return is_dir(root / "models")
 
 

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", metavar="MODEL", help="one model (default: all)")
     p = command("sync", commands.cmd_sync, "link library models into every app install")
     p.add_argument("model", nargs="?", metavar="MODEL", help="only this model (default: all)")
+    p.add_argument("--dry-run", action="store_true", help="show where each model would go, change nothing")
     p = command("health", commands.cmd_health, "check links, app installs and library files")
     p.add_argument("--fix", action="store_true", help="repair what can be repaired safely")
     p.add_argument("--dry-run", action="store_true", help="with --fix: show the plan, change nothing")
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("relocate", commands.cmd_relocate, "a drive moved: rewrite link paths from OLD to NEW")
     p.add_argument("old", metavar="OLD_MOUNT")
     p.add_argument("new", metavar="NEW_MOUNT")
+    p = command("apps", commands.cmd_apps, "configured app installs; `apps discover` finds installs on this "
+                "machine")
+    p.add_argument("action", nargs="?", choices=["discover"], help="discover: look in the usual places")
+    p.add_argument("--add", action="store_true", help="with discover: add what was found to the config file")
     command("daemon", commands.cmd_daemon, "run the service (systemd runs this)", json=False)
     command("status", commands.cmd_status, "what the daemon is doing")
     command("jobs", commands.cmd_jobs, "the daemon's running, queued and recent imports")

@@ -173,6 +173,12 @@ def _maintenance(config: Config, method: str, params: dict, local: Callable[[She
 
 def cmd_sync(args: argparse.Namespace, config: Config) -> int:
     from ..links import actions
+    if args.dry_run:                    # reads only: no lock, no daemon needed
+        with Shelf(config, writer=False) as shelf:
+            model = shelf.index.resolve(args.model) if args.model else None
+            plan = shelf.linker().plan_all(model)
+        print(render.to_json(plan) if args.json else render.plan_lines(plan))
+        return 0
     result = _maintenance(config, "sync", {"model": args.model}, lambda s: actions.sync(s, args.model))
     print(render.to_json(result) if args.json else render.sync_summary(result))
     return 1 if result["problems"] else 0
@@ -203,3 +209,23 @@ def cmd_relocate(args: argparse.Namespace, config: Config) -> int:
           f"moved {result['rows_moved']} registry entries from {params['old']} to {params['new']}; "
           f"recreated {result['links_recreated']} links")
     return 0
+
+
+def cmd_apps(args: argparse.Namespace, config: Config) -> int:
+    from ..apps.discover import add_to_config, discover
+    from ..config import default_config_path
+    if args.action == "discover":
+        found = discover(config.apps)
+        added = 0
+        if args.add:
+            added = add_to_config(config.source or default_config_path(), found)
+        print(render.to_json({"found": found, "added": added}) if args.json else
+              render.discovered(found, Path.home(), added, config.source or default_config_path()))
+        return 0
+    if args.add:
+        raise ModelshelfError("--add goes with `modelshelf apps discover --add`")
+    from ..links.overview import apps_overview
+    with Shelf(config, writer=False) as shelf:
+        views = apps_overview(shelf.library.root, shelf.registry, config.apps)
+    print(render.to_json(views) if args.json else render.apps_table(views))
+    return 1 if any(v.problems for v in views) else 0

@@ -130,3 +130,35 @@ def health_view(result: dict[str, Any], fixed: bool) -> str:
     lines.append(f"{result['status']}{after}: {result['links_checked']} links in {len(result['installs'])} "
                  f"app installs, {len(result['findings'])} findings")
     return "\n".join(lines)
+
+
+def apps_table(views: list) -> str:
+    if not views:
+        return "no [[apps]] in the config: run `modelshelf apps discover` to find installs"
+    lines = []
+    for v in views:
+        made = ", ".join(v.methods) or "nothing yet"
+        lines.append(f"{v.kind:<9} {v.state:<7} {v.root}\n          link {v.link}; {v.models} models, "
+                     f"{v.entries} entries ({made})")
+        lines += [f"          ! {p}" for p in v.problems]
+    return "\n".join(lines)
+
+
+def discovered(found: list, home, added: int, config_path) -> str:
+    if not found:
+        return "no app installs found in the usual places"
+    lines = [f"{f.kind.value:<9} {f.root}  ({'configured' if f.configured else f.evidence})" for f in found]
+    new = [f for f in found if not f.configured]
+    if added:
+        lines.append(f"\nadded {added} [[apps]] to {config_path}")
+    elif new:
+        lines.append(f"\nto link them, add to {config_path} (or run `modelshelf apps discover --add`):\n")
+        lines += [f.snippet(home) for f in new]
+    return "\n".join(lines)
+
+
+def plan_lines(plan: list) -> str:
+    if not plan:
+        return "nothing to place: no configured install has a folder for these models"
+    return "\n".join(f"{p.method.value:<8} {p.target or p.install_root} <- {p.source}"
+                     + (f" ({p.key})" if p.key else "") for p in plan)

@@ -66,15 +66,24 @@ class Linker:
         self.files.ops = value
 
     # -- installs -------------------------------------------------------------------------------
-    def installs(self) -> list[AppInstall]:
-        """Every configured install that exists now (a root that does not is offline, not empty)."""
+    def installs(self, register: bool = True) -> list[AppInstall]:
+        """Every configured install that exists now (a root that does not is offline, not empty),
+        recorded in the registry with the mount it lives on unless register is False."""
         installs = [i for app in self.apps for i in self.adapter(app.kind).find_installs(app)]
-        known = self.registry.installs()
+        if not register:
+            return installs
+        known = self.registry.known_installs()
         for install in installs:
-            if str(install.root) not in known:
+            seen = known.get(str(install.root))
+            if seen is None or (seen.kind, seen.url) != (install.kind, install.url):
                 mount = mount_of(install.root)   # only where it lives: offline drives are told apart by it
                 self.registry.add_install(install.root, mount.mount_point if mount else "", install.kind, install.url)
         return installs
+
+    def reconfigure(self, apps: tuple[AppConfig, ...]) -> None:
+        """A reload changed [[apps]]: the next installs() sees the new set (the caller full-syncs
+        the installs it had not seen before, as it does for an install that appears)."""
+        self.apps = apps
 
     def offline_roots(self) -> list[tuple[AppConfig, str]]:
         """Configured roots that name nothing now: (app, why)."""
@@ -107,8 +116,13 @@ class Linker:
     def plan(self, model: IndexedModel, installs: list[AppInstall] | None = None) -> list[Placement]:
         """Where model goes in every install: shown by --dry-run, nothing written."""
         view = self.library_model(model)
-        return [p for install in (installs if installs is not None else self.installs())
+        return [p for install in (installs if installs is not None else self.installs(register=False))
                 for p in self.adapter(install.kind).plan(install, view)]
+
+    def plan_all(self, model: IndexedModel | None = None) -> list[Placement]:
+        """The whole plan (or one model's) for `sync --dry-run`."""
+        installs = self.installs(register=False)
+        return [p for m in ([model] if model else self.index.all()) for p in self.plan(m, installs)]
 
     # -- syncing --------------------------------------------------------------------------------
     def sync_model(self, model: IndexedModel, installs: list[AppInstall] | None = None) -> list[LinkResult]:

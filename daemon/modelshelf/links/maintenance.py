@@ -47,17 +47,21 @@ def execute_delete(plan: DeletePlan, registry: LinkRegistry, index: ModelIndex) 
     then its index row."""
     adapters = Adapters(AdapterEnv(plan.library_root, FileLinker(plan.library_root)))
     installs = {str(i.root): i for i in plan.installs}
+    removed = []
     for r in plan.links:
         install = installs[r.install]
         try:
             adapters(install.kind).undo(install, r)
+            removed.append(r)
         except (OSError, ModelshelfError) as e:
-            # The files go anyway: health reports what the app still holds.
-            log.warning("deleting %s: could not remove its entry %s in %s: %s", plan.model.path, r.target,
-                        r.install, e)
-    registry.remove(plan.links)
-    for root in installs:
-        registry.remove_pending(root, plan.model.model_id)
+            # The files go anyway; the row stays, so health reports the app's leftover (an InvokeAI
+            # registration whose file is gone) and --fix removes it once the app answers.
+            log.warning("deleting %s: could not remove its entry %s in %s (health will report it): %s",
+                        plan.model.path, r.target, r.install, e)
+    registry.remove(removed)
+    for root, model_id, _ in registry.pending():       # registrations still waiting: never to be made
+        if model_id == plan.model.model_id:
+            registry.remove_pending(root, model_id)
     # Files next, crash-safely: mark, move the folder out of the library in one rename (into
     # staging, which start-up empties), drop the row, then delete.
     index.mark_dirty(plan.model.path)
