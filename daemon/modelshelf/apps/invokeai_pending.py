@@ -62,18 +62,21 @@ class PendingRegistrations:
         self.store.add_pending(install, model_id, reason)
         self._failed(install)
 
+    def is_due(self, install: str) -> bool:
+        """Whether install's server may be asked again now (for a caller that retries by itself)."""
+        return self.clock() >= self._backoff.get(install, _Backoff()).due
+
     def retry(self, resolve: Callable[[str], tuple[Adapter, AppInstall] | None],
               model_for: Callable[[str], LibraryModel | None]) -> RetryReport:
         """Try every pending registration whose install is due. resolve(install root) gives the
         install's adapter (None: the install is no longer configured); model_for(model_id) the
         model (None: deleted meanwhile)."""
-        now = self.clock()
         registered: list[str] = []
         dropped: list[str] = []
         down: set[str] = set()
         rows = self.store.pending()
         for install_root, model_id, _reason in rows:
-            if install_root in down or now < self._backoff.get(install_root, _Backoff()).due:
+            if install_root in down or not self.is_due(install_root):
                 continue
             found, model = resolve(install_root), model_for(model_id)
             if found is None or model is None:
