@@ -31,6 +31,7 @@ class FakeInvokeAI:
     port: int = 0
     garbage: bool = False
     fail_jobs: str = ""                         # a job error to report instead of completing
+    forget_jobs: bool = False                   # answer 404 for jobs, as after a restart (jobs live in memory)
     records: dict[str, dict] = field(default_factory=dict)
     jobs: dict[int, dict] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -102,7 +103,7 @@ class FakeInvokeAI:
             return self._install(query.get("source", [""])[0], query.get("inplace", ["false"])[0] == "true",
                                  json.loads(body or b"{}"))
         if method == "GET" and path.startswith(f"{base}/install/"):
-            job = self.jobs.get(int(path.rsplit("/", 1)[1]))
+            job = None if self.forget_jobs else self.jobs.get(int(path.rsplit("/", 1)[1]))
             return (200, self._advance(job)) if job else (404, {"detail": "No such job"})
         if method == "GET" and path == f"{base}/":
             return 200, {"models": list(self.records.values())}

@@ -332,3 +332,13 @@ def test_unregistering_a_gone_file_while_invokeai_is_down_keeps_the_row(shelf, i
     assert finding.problem is Problem.BROKEN
     assert adapter.fix(install, finding) is True                         # kept: unregistered at a later fix
     assert any("InvokeAI at" in r.getMessage() for r in caplog.records)
+
+
+def test_a_job_invokeai_forgot_in_a_restart_is_pending_not_dropped(shelf, invoke_root, checkpoint):
+    adapter = adapter_for(shelf)
+    with FakeInvokeAI(invoke_root, forget_jobs=True) as invoke:
+        install = install_at(adapter, invoke_root, invoke.url)
+        waiting = register(adapter, install, checkpoint)
+        assert waiting.status is ApplyStatus.PENDING and "still waiting" in waiting.detail
+        invoke.forget_jobs = False
+        assert register(adapter, install, checkpoint).status is ApplyStatus.CREATED

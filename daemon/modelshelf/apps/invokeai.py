@@ -102,7 +102,12 @@ class InvokeAIAdapter:
         while not job.status.terminal and time.monotonic() < deadline:
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 1.0)
-            job = api.job(job.id)
+            try:
+                job = api.job(job.id)
+            except AppApiError as e:
+                if e.status != 404:
+                    raise
+                return job   # InvokeAI restarted and forgot its in-memory jobs: pending, installed again later
         return job
 
     def _adopt(self, api: InvokeAIApi, install: AppInstall, placement: Placement, why: str) -> Applied:
