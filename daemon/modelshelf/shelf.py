@@ -7,6 +7,7 @@ import logging
 import threading
 from pathlib import Path
 
+from .adopt import recover_adoptions
 from .config import Config
 from .index import ModelIndex, rebuild_index
 from .index.journal import reindex
@@ -42,6 +43,7 @@ class Shelf:
                     reindex(self.library.root, self.index, rel)
                 for problem in report.problems:
                     log.error("%s", problem)
+                recover_adoptions(self)           # after the index holds every placed model
         except BaseException:
             self.close()
             raise

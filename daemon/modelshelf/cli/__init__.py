@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("relocate", commands.cmd_relocate, "a drive moved: rewrite link paths from OLD to NEW")
     p.add_argument("old", metavar="OLD_MOUNT")
     p.add_argument("new", metavar="NEW_MOUNT")
+    p = command("adopt", commands.cmd_adopt, "bring the models already in app installs into the library, "
+                "leaving links in their place")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="an install or any folder of models "
+                   "(default: every configured app install)")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     command("daemon", commands.cmd_daemon, "run the service (systemd runs this)", json=False)
     command("status", commands.cmd_status, "what the daemon is doing")
     command("jobs", commands.cmd_jobs, "the daemon's running, queued and recent imports")

@@ -203,3 +203,18 @@ def cmd_relocate(args: argparse.Namespace, config: Config) -> int:
           f"moved {result['rows_moved']} registry entries from {params['old']} to {params['new']}; "
           f"recreated {result['links_recreated']} links")
     return 0
+
+
+def cmd_adopt(args: argparse.Namespace, config: Config) -> int:
+    from ..adopt import adopt, as_import_progress, lines, to_dict
+    paths = [os.path.abspath(p) for p in args.paths]
+    result = remote.try_ask(config, "adopt", {"paths": paths, "dry_run": args.dry_run}, timeout=None)
+    if result is None:  # no daemon: adopt here, holding the writer lock (a dry run reads only)
+        progress = ProgressLine()
+        with Shelf(config, writer=not args.dry_run, purpose="adopt") as shelf:
+            report = adopt(shelf, paths, dry_run=args.dry_run, on_progress=as_import_progress("adopt", progress))
+        progress.clear()
+        result = to_dict(report)
+    print(render.to_json(result) if args.json else "\n".join(lines(result)))
+    return 1 if any(f["outcome"] == "skipped" for f in result.get("files", [])) else 0
+

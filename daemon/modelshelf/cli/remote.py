@@ -19,10 +19,11 @@ class DaemonNotRunning(ModelshelfError):
                          "with `systemctl --user start modelshelf` or `modelshelf daemon`")
 
 
-def ask(config: Config, method: str, params: dict[str, Any] | None = None) -> Any:
-    """Call the daemon; DaemonNotRunning if nothing listens, ModelshelfError for its errors."""
+def ask(config: Config, method: str, params: dict[str, Any] | None = None, timeout: float | None = 10.0) -> Any:
+    """Call the daemon; DaemonNotRunning if nothing listens, ModelshelfError for its errors.
+    timeout=None waits for a long action (adopt) however long it takes."""
     try:
-        return call(config.service.socket, method, params)
+        return call(config.service.socket, method, params, timeout)
     except (FileNotFoundError, ConnectionRefusedError):
         raise DaemonNotRunning(config.service.socket) from None
     except RpcError as e:
@@ -31,10 +32,11 @@ def ask(config: Config, method: str, params: dict[str, Any] | None = None) -> An
         raise ModelshelfError(f"the daemon at {config.service.socket} did not answer ({e})") from None
 
 
-def try_ask(config: Config, method: str, params: dict[str, Any] | None = None) -> Any | None:
+def try_ask(config: Config, method: str, params: dict[str, Any] | None = None,
+            timeout: float | None = 10.0) -> Any | None:
     """Like ask, but None when no daemon runs (the caller then works on the library itself)."""
     try:
-        return ask(config, method, params)
+        return ask(config, method, params, timeout)
     except DaemonNotRunning:
         return None
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
+from ..adopt import adopt_in_daemon
 from ..config import ImportMode
 from ..index import rebuild_summary
 from ..links import actions
@@ -92,5 +93,7 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         "relocate": locked(lambda p: actions.relocate_drive(daemon.shelf, _param(p, "old", str),
                                                             _param(p, "new", str))),
     }
+    link_methods["adopt"] = lambda p: _counted(daemon, adopt_in_daemon(daemon.shelf, p, daemon.board, daemon.importer,
+                                                                     daemon.cancel))
     return link_methods | {"status": status, "jobs": jobs, "models": models, "model": model, "checkpoint": checkpoint,
             "rescan": rescan, "import": import_, "rebuild-index": rebuild, "retry-lookups": retry_lookups}
