@@ -138,4 +138,4 @@ def adopt_in_daemon(shelf: Shelf, params: dict[str, Any], board: StatusBoard, im
     board.finished(job_id, ImportResult(job_id, label, ImportOutcome.IMPORTED, "",
                                         f"adopted: gave back {human_size(summary.get('given_back', 0))}", "adopt",
                                         "", report.freed, "adopt", time.monotonic() - started, False))
-    return summary
+    return summary | {"by": "daemon"}

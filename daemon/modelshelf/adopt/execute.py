@@ -103,6 +103,10 @@ class Executor:
     def adopt(self, pm: PlannedModel) -> list[FileResult]:
         found = pm.found
         try:
+            self._check_room(pm)           # before the canary links: a model that cannot come changes nothing
+        except NoSpaceError as e:
+            return _skipped(found, SkipReason.NO_SPACE, str(e))
+        try:
             links = {f.path: self.links.link_for(found.install, f.path) for f in found.files}
         except OSError as e:
             return _skipped(found, SkipReason.READ_ONLY, _describe(e))
@@ -138,8 +142,6 @@ class Executor:
     def _import(self, pm: PlannedModel) -> InLibrary:
         found = pm.found
         job_id = f"adopt-{uuid.uuid4().hex[:12]}"
-        if any(f.key[0] != self._library_dev for f in found.files):   # a copy: is there room for it?
-            check_free_space(found.source, self.library.root, found.size, self.settings.reserve_bytes)
         for f in found.files:
             self.journal.record(self._entry(found, f, Phase.PLANNED))
         try:
@@ -166,6 +168,12 @@ class Executor:
         imported = result.outcome == "imported"      # else another name of it got there first
         return InLibrary(result.model_id, {f.path: (arrived[f.name].digest, arrived[f.name].method if imported
                                                     else None) for f in found.files})
+
+    def _check_room(self, pm: PlannedModel) -> None:
+        """A model to be copied (another filesystem than the library's) must fit, reserve kept."""
+        known = pm.content is not None and self.index.by_blake3(pm.content) is not None
+        if not known and any(f.key[0] != self._library_dev for f in pm.found.files):
+            check_free_space(pm.found.source, self.library.root, pm.found.size, self.settings.reserve_bytes)
 
     def _bring(self, f: AppFile, digest: FileDigest | None, dest: Path) -> Transferred:
         """The app file's bytes under dest in staging, with both hashes of exactly those bytes."""
