@@ -30,6 +30,7 @@ from ..ingest.staging import stage_job
 from ..ingest.transfer import TransferMethod, Transferred, check_free_space, copy_file
 from ..library import Library
 from ..links import LinkKind
+from ..links.linker import is_link_to
 from .applinks import AppLink, AppLinks
 from .journal import AdoptJournal, Entry, Phase
 from .plan import AdoptPlan, Decision, PlannedModel
@@ -177,6 +178,9 @@ class Executor:
 
     def _bring(self, f: AppFile, digest: FileDigest | None, dest: Path) -> Transferred:
         """The app file's bytes under dest in staging, with both hashes of exactly those bytes."""
+        if f.is_link:
+            raise ModelshelfError(f"{f.path} links into the library, but the model it belongs to is not there; "
+                                  "run `modelshelf health`")
         try:
             os.link(f.path, dest, follow_symlinks=False)    # one filesystem: no byte written
         except OSError as e:
@@ -217,6 +221,9 @@ class Executor:
         entry = self._entry(found, f, Phase.IMPORTED, model_id, library_rel, link.kind)
         done = FileResult(f.path, outcome, model_id, library_rel, link.kind.value)
         try:
+            if f.is_link and is_link_to(f.path, library_file):      # made by a run cut short
+                self.links.register(found.install, link, model_id, library_rel)
+                return done
             if link.kind is LinkKind.HARDLINK and same_inode(f.path, library_file):
                 self.links.register(found.install, link, model_id, library_rel)   # already one inode
                 return done

@@ -112,9 +112,10 @@ class Planner:
     def _decide(self, found: Found, hashed: bool, writing: set, lib_inodes: set, seen: dict[str, str]) -> PlannedModel:
         if busy := [f for f in found.files if f.inode in writing]:
             return PlannedModel(found, Decision.SKIP, reason=SkipReason.OPEN_FOR_WRITING, detail=str(busy[0].path))
-        if any(f.inode in lib_inodes for f in found.files):
-            return PlannedModel(found, Decision.SKIP, reason=SkipReason.LIBRARY_FILE)
-        if not hashed:
+        # A name of a library file (an adoption cut short after its commit): hashed, it is a
+        # duplicate of that model and becomes the app's kind of link like any other.
+        shares = any(f.inode in lib_inodes for f in found.files)
+        if not hashed and not shares:
             return PlannedModel(found, Decision.NEW)
         try:
             digests = tuple(self.digest(f) for f in found.files)
@@ -128,6 +129,10 @@ class Planner:
         existing = self.index.by_blake3(content)
         if existing is not None:
             return PlannedModel(found, Decision.DUPLICATE, digests, content, existing.model_id)
+        if shares:
+            return PlannedModel(found, Decision.SKIP, digests, content, reason=SkipReason.LIBRARY_FILE,
+                                detail="it no longer matches the hash of the library file it shares its inode "
+                                       "with: run `modelshelf verify`")
         if content in seen:
             return PlannedModel(found, Decision.DUPLICATE, digests, content, seen[content])
         seen[content] = content[:16]
@@ -160,7 +165,7 @@ class Planner:
             freed = 0
             if m.decision is Decision.DUPLICATE:
                 for f in m.found.files:
-                    if f.inode not in kept and f.inode not in counted and f.nlink == names[f.inode]:
+                    if not f.is_link and f.inode not in kept and f.inode not in counted and f.nlink == names[f.inode]:
                         counted.add(f.inode)
                         freed += f.blocks
             out.append(m if not freed else PlannedModel(m.found, m.decision, m.digests, m.content,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ class SkipReason(enum.StrEnum):
     NOT_A_MODEL = "not a model"
     UNREADABLE = "cannot be read"
     LINK_INTO_LIBRARY = "already a link into the library"
-    LIBRARY_FILE = "already the library's file (a hardlink)"
+    LIBRARY_FILE = "a hardlink of a library file whose bytes changed"
     LINK_IN_TREE = "a link to another file of the install (that file is adopted)"
     LINK_OUT_OF_TREE = "a link out of the install"
     BROKEN_LINK = "a broken link"
@@ -49,6 +50,7 @@ class AppFile:
     key: FileKey         # st_dev, st_ino, st_size, st_mtime_ns: "the same file, unchanged"
     blocks: int          # st_blocks * 512: what it holds on disk
     nlink: int
+    is_link: bool = False   # a file of a folder model already linked into the library (cut short)
 
     @property
     def inode(self) -> tuple[int, int]:
@@ -88,7 +90,18 @@ class ScanResult:
 
 def _app_file(path: Path, name: str) -> AppFile:
     st = os.lstat(path)
-    return AppFile(path, name, file_key(st), st.st_blocks * 512, st.st_nlink)
+    return AppFile(path, name, file_key(st), st.st_blocks * 512, st.st_nlink, stat.S_ISLNK(st.st_mode))
+
+
+def _links_in(folder: Path) -> tuple[list[Path], int]:
+    """The symlinks among a folder's entries (not followed), and how many entries it has."""
+    links, count = [], 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in filenames + dirnames:
+            count += name in filenames or os.path.islink(os.path.join(dirpath, name))
+            if os.path.islink(os.path.join(dirpath, name)):
+                links.append(Path(dirpath) / name)
+    return links, count
 
 
 class _Walk:
@@ -140,8 +153,16 @@ class _Walk:
         self.skipped.append(Skipped(path, reason, str(target)))
 
     def model(self, source: Path) -> None:
+        follow = False
+        if source.is_dir():
+            links, entries = _links_in(source)
+            if links and all(self.library.contains(p) for p in links):
+                if len(links) == entries:
+                    self.skipped.append(Skipped(source, SkipReason.LINK_INTO_LIBRARY))
+                    return
+                follow = True        # partly adopted (cut short): its links lead to that model's files
         try:
-            plan = plan_import(source, follow_symlinks=False)
+            plan = plan_import(source, follow_symlinks=follow)
             files = tuple(_app_file(f.source, f.name) for f in plan.files)
         except NotAModelError as e:
             unreadable = isinstance(e.__cause__, PermissionError)
