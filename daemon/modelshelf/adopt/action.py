@@ -138,7 +138,8 @@ def adopt_in_daemon(shelf: Shelf, params: dict[str, Any], board: StatusBoard, im
         raise
     # The board knows import results only: the run is shown as one, its summary as the path.
     summary = to_dict(report)
-    board.finished(job_id, ImportResult(job_id, label, ImportOutcome.IMPORTED, "",
-                                        f"adopted: gave back {human_size(summary.get('given_back', 0))}", "adopt",
-                                        "", report.freed, "adopt", time.monotonic() - started, False))
+    what = (f"planned: would give back {human_size(report.plan.gives_back)}" if dry_run
+            else f"adopted: gave back {human_size(summary['given_back'])}")
+    board.finished(job_id, ImportResult(job_id, label, ImportOutcome.IMPORTED, "", what, "adopt", "",
+                                        report.freed, "adopt", time.monotonic() - started, False))
     return summary | {"by": "daemon"}

@@ -134,6 +134,8 @@ class Executor:
             raise _Skip(SkipReason.NO_SPACE, str(e)) from None
         except SourceChangedError as e:
             raise _Skip(SkipReason.CHANGED, _describe(e)) from None
+        except InterruptedError:
+            raise _Skip(SkipReason.CANCELLED, "the run was stopped") from None
         except OSError as e:
             reason = SkipReason.NO_SPACE if e.errno == errno.ENOSPC else SkipReason.FAILED
             raise _Skip(reason, f"bringing {found.source} into the library: {_describe(e)}") from None

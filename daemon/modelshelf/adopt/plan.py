@@ -121,6 +121,8 @@ class Planner:
             digests = tuple(self.digest(f) for f in found.files)
         except SourceChangedError as e:
             return PlannedModel(found, Decision.SKIP, reason=SkipReason.CHANGED, detail=e.strerror or str(e))
+        except InterruptedError:
+            return PlannedModel(found, Decision.SKIP, reason=SkipReason.CANCELLED, detail="the run was stopped")
         except OSError as e:
             return PlannedModel(found, Decision.SKIP, reason=SkipReason.UNREADABLE,
                                 detail=f"{e.strerror} ({e.filename})")

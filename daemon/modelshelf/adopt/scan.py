@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from ..classify import is_folder_model, is_model_file
 from ..errors import NotAModelError
@@ -20,7 +20,7 @@ from ..ingest.plan import ImportPlan, plan_import
 from ..ingest.retire import FileKey, file_key
 from ..library import Library
 from ..links import AppInstall
-from .bookkeeping import is_bookkeeping
+from .bookkeeping import is_tool_bookkeeping
 
 
 class SkipReason(enum.StrEnum):
@@ -124,8 +124,8 @@ class _Walk:
             return
         for entry in entries:
             path = Path(entry.path)
-            if entry.name.startswith("."):
-                if entry.is_dir(follow_symlinks=False) and is_bookkeeping(path):
+            if entry.name.startswith("."):        # hidden: never looked into (as the inbox does)
+                if entry.is_dir(follow_symlinks=False) and self._bookkeeping(path):
                     self.skipped.append(Skipped(path, SkipReason.BOOKKEEPING))
                 continue
             if entry.is_symlink():
@@ -134,6 +134,13 @@ class _Walk:
                 self.folder(path)
             elif entry.is_file(follow_symlinks=False) and is_model_file(path):
                 self.model(path)
+
+    def _bookkeeping(self, folder: Path) -> bool:
+        """A hidden folder that is (or, for .cache, holds) a download tool's or VCS's own files."""
+        inside = folder.is_relative_to(self.install.root)
+        rel = folder.relative_to(self.install.root) if inside else PurePath(folder.name)
+        held = rel / "huggingface"
+        return is_tool_bookkeeping(rel) or (folder / "huggingface").is_dir() and is_tool_bookkeeping(held)
 
     def link(self, path: Path) -> None:
         try:
