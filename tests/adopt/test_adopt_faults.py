@@ -110,6 +110,24 @@ def test_a_file_changing_while_it_is_adopted_is_left_as_it_is(tmp_path: Path) ->
         assert not app.is_symlink() and shelf.index.count() == 0 and _library_files(shelf) == []
 
 
+def test_a_file_written_after_its_import_leaves_no_model_behind(tmp_path: Path) -> None:
+    """Same filesystem: the library's copy is a second name of the app's inode, so an app writing
+    to its file after the import changes both; the model is taken back out, the file stays."""
+    install = comfy(tmp_path / "ComfyUI")
+    app = write_big_safetensors(install / "models/loras/training.safetensors", 2, seed=19)
+    with Shelf(adopt_config(tmp_path), writer=True) as shelf:
+        def write_after_the_commit(progress) -> None:
+            if progress.phase == "linking":                      # in the library, not yet linked
+                assert shelf.index.count() == 1
+                with open(app, "r+b") as f:
+                    f.seek(-1, os.SEEK_END)
+                    f.write(b"\x01")
+        [result] = adopt(shelf, [str(install)], on_progress=write_after_the_commit).results
+        assert result.outcome is Outcome.SKIPPED and result.reason is SkipReason.CHANGED
+        assert not app.is_symlink() and os.stat(app).st_nlink == 1
+        assert shelf.index.count() == 0 and _library_files(shelf) == []
+
+
 def _cli_under_strace(tmp_path: Path, strace_args: list[str], *args: str) -> tuple[subprocess.CompletedProcess, int]:
     if not shutil.which("strace"):
         pytest.skip("strace is not installed (apt-get install strace)")

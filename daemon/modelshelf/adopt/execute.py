@@ -31,6 +31,7 @@ from ..ingest.transfer import TransferMethod, Transferred, check_free_space, cop
 from ..library import Library
 from ..links import LinkKind
 from ..links.linker import is_link_to
+from ..links.maintenance import execute_delete, plan_delete
 from .applinks import AppLink, AppLinks
 from .journal import AdoptJournal, Entry, Phase
 from .plan import AdoptPlan, Decision, PlannedModel
@@ -120,7 +121,17 @@ class Executor:
         for f in found.files:
             digest, method = held.arrived[f.path]
             results.append(self._replace(found, f, links[f.path], held.model_id, files[digest.blake3], method))
+        linked_in = any(method is TransferMethod.LINK for _, method in held.arrived.values())
+        if linked_in and all(r.reason is SkipReason.CHANGED for r in results):
+            self._undo_import(held.model_id)
         return results
+
+    def _undo_import(self, model_id: str) -> None:
+        """The app wrote to its file after the import: the library's name of that same inode no
+        longer holds the hashed bytes, so the model goes again (the app's file stays)."""
+        model = self.index.get(model_id)
+        if model is not None:
+            execute_delete(plan_delete(model, self.library, self.links.registry), self.links.registry, self.index)
 
     # -- into the library ---------------------------------------------------------------------
     def _in_library(self, pm: PlannedModel) -> InLibrary:
@@ -222,6 +233,7 @@ class Executor:
         copied = os.stat(library_file).st_blocks * 512 if method in (TransferMethod.COPY, TransferMethod.CLONE) else 0
         entry = self._entry(found, f, Phase.IMPORTED, model_id, library_rel, link.kind)
         done = FileResult(f.path, outcome, model_id, library_rel, link.kind.value)
+        self._progress("linking", f.path, 0)
         try:
             if f.is_link and is_link_to(f.path, library_file):      # made by a run cut short
                 self.links.register(found.install, link, model_id, library_rel)
