@@ -90,6 +90,8 @@ def test_a_read_only_app_folder_is_reported_and_nothing_changes(tmp_path: Path) 
         write_big_safetensors(install / "models/loras/kept.safetensors", 1, seed=14)
         subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
         before = snapshot(install)
+        [planned] = adopt(shelf, [str(install)], dry_run=True).plan.models    # the dry run already says so
+        assert planned.reason is SkipReason.READ_ONLY and "read-only" in planned.detail
         [result] = adopt(shelf, [str(install)]).results
         assert result.outcome is Outcome.SKIPPED and result.reason is SkipReason.READ_ONLY
         assert "read-only" in result.detail

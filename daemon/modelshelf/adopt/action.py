@@ -97,7 +97,7 @@ def adopt(shelf: Shelf, paths: Sequence[str] = (), *, dry_run: bool = False,
         # O_DIRECT reads: a cold file hashes about twice as fast and the page cache is left alone.
         settings = dataclasses.replace(importer.settings, direct_read=True)
         planner = Planner(shelf.library, shelf.index, settings,
-                          lambda path, n, size: meter("hashing", path, n), cancel)
+                          lambda path, n, size: meter("hashing", path, n), cancel, AppLinks.check_writable)
         plan = planner.plan(found)
         if dry_run:
             return AdoptReport(True, plan)

@@ -77,10 +77,13 @@ class Planner:
     """Builds an AdoptPlan from a scan. `hash_progress` sees every byte read; `cancel` stops it."""
 
     def __init__(self, library: Library, index: ModelIndex, settings: StreamSettings,
-                 hash_progress: HashProgress | None = None, cancel: threading.Event | None = None) -> None:
+                 hash_progress: HashProgress | None = None, cancel: threading.Event | None = None,
+                 check_folder: Callable[[Path], None] | None = None) -> None:
         self.library, self.index, self.settings = library, index, settings
         self._progress, self._cancel = hash_progress, cancel
+        self._check_folder = check_folder or (lambda folder: None)
         self._digests: dict[tuple[int, int], FileDigest] = {}
+        self._folders: dict[Path, str | None] = {}
 
     def plan(self, result: ScanResult) -> AdoptPlan:
         files = [f for found in result.found for f in found.files]
@@ -112,6 +115,8 @@ class Planner:
     def _decide(self, found: Found, hashed: bool, writing: set, lib_inodes: set, seen: dict[str, str]) -> PlannedModel:
         if busy := [f for f in found.files if f.inode in writing]:
             return PlannedModel(found, Decision.SKIP, reason=SkipReason.OPEN_FOR_WRITING, detail=str(busy[0].path))
+        if problem := next(filter(None, (self._folder_problem(f.path.parent) for f in found.files)), None):
+            return PlannedModel(found, Decision.SKIP, reason=SkipReason.READ_ONLY, detail=problem)
         # A name of a library file (an adoption cut short after its commit): hashed, it is a
         # duplicate of that model and becomes the app's kind of link like any other.
         shares = any(f.inode in lib_inodes for f in found.files)
@@ -139,6 +144,16 @@ class Planner:
             return PlannedModel(found, Decision.DUPLICATE, digests, content, seen[content])
         seen[content] = content[:16]
         return PlannedModel(found, Decision.NEW, digests, content)
+
+    def _folder_problem(self, folder: Path) -> str | None:
+        """Why no link can replace a file in this folder (read-only mount, no permission), or None."""
+        if folder not in self._folders:
+            try:
+                self._check_folder(folder)
+                self._folders[folder] = None
+            except OSError as e:
+                self._folders[folder] = e.strerror or str(e)
+        return self._folders[folder]
 
     def digest(self, f: AppFile) -> FileDigest:
         """Both hashes of an app file, read in place once per inode; SourceChangedError if it is
