@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.adopt import Outcome, SkipReason, adopt
+from modelshelf.adopt import Outcome, SkipReason, adopt, lines, to_dict
 from modelshelf.library.root import MARKER_NAME
 from modelshelf.shelf import Shelf
 
@@ -187,3 +187,15 @@ def test_a_file_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
     [skipped] = json.loads(proc.stdout)["skipped"]
     assert skipped["reason"] == "cannot be read" and "Permission denied" in skipped["detail"]
     assert not app.is_symlink()
+
+
+def test_a_name_that_is_not_utf8_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    install = comfy(tmp_path / "ComfyUI")
+    odd = Path(os.fsdecode(os.fsencode(install / "models/loras") + b"/caf\xe9.safetensors"))
+    write_big_safetensors(odd, 1, seed=23)
+    with Shelf(adopt_config(tmp_path), writer=True) as shelf:
+        report = adopt(shelf, [str(install)])
+        assert report.results == () and [s.reason for s in report.plan.skipped] == [SkipReason.NOT_UTF8]
+        assert json.dumps(to_dict(report)) and "caf\\xe9" in lines(to_dict(report))[0]
+    assert not odd.is_symlink()
+

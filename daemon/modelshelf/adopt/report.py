@@ -32,12 +32,13 @@ class AdoptReport:
         return sum(r.added for r in self.results)
 
 
-def _path(p: Path) -> str:
+def _path(p: Path | str) -> str:
+    """Text that prints and encodes anywhere: a name that is not UTF-8 shows as \\xe9 escapes."""
     return os.fsencode(p).decode("utf-8", "backslashreplace")
 
 
 def _skipped(s: Skipped) -> dict[str, Any]:
-    return {"path": _path(s.path), "reason": s.reason.value, "detail": s.detail}
+    return {"path": _path(s.path), "reason": s.reason.value, "detail": _path(s.detail)}
 
 
 def to_dict(report: AdoptReport) -> dict[str, Any]:
@@ -46,7 +47,8 @@ def to_dict(report: AdoptReport) -> dict[str, Any]:
         "dry_run": report.dry_run,
         "plan": [{"path": _path(m.found.source), "install": _path(m.found.install.root),
                   "decision": m.decision.value, "duplicate_of": m.duplicate_of, "size": m.found.size,
-                  "gives_back": m.gives_back, "reason": m.reason.value if m.reason else None, "detail": m.detail}
+                  "gives_back": m.gives_back, "reason": m.reason.value if m.reason else None,
+                  "detail": _path(m.detail)}
                  for m in plan.models],
         "skipped": [_skipped(s) for s in plan.skipped],
         "planned_gives_back": plan.gives_back,
@@ -55,7 +57,7 @@ def to_dict(report: AdoptReport) -> dict[str, Any]:
         counts = collections.Counter(r.outcome.value for r in report.results)
         out |= {"files": [{"path": _path(r.path), "outcome": r.outcome.value, "model_id": r.model_id,
                            "library_file": r.library_file, "kind": r.kind, "freed": r.freed, "added": r.added,
-                           "reason": r.reason.value if r.reason else None, "detail": r.detail}
+                           "reason": r.reason.value if r.reason else None, "detail": _path(r.detail)}
                           for r in report.results],
                 "counts": dict(counts), "freed": report.freed, "added": report.added,
                 "given_back": report.freed - report.added}

@@ -37,6 +37,7 @@ class SkipReason(enum.StrEnum):
     READ_ONLY = "the app folder cannot be written"
     CHANGED = "changed while it was adopted"
     NO_SPACE = "not enough space"
+    NOT_UTF8 = "its name is not valid UTF-8 (the link registry keeps names as text): rename it"
     FAILED = "failed"
     CANCELLED = "cancelled"
 
@@ -160,6 +161,11 @@ class _Walk:
         self.skipped.append(Skipped(path, reason, str(target)))
 
     def model(self, source: Path) -> None:
+        try:
+            os.fsencode(source).decode("utf-8")
+        except UnicodeDecodeError:
+            self.skipped.append(Skipped(source, SkipReason.NOT_UTF8))
+            return
         follow = False
         if source.is_dir():
             links, entries = _links_in(source)
