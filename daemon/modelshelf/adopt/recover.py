@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import SourceChangedError
+from ..errors import ModelshelfError, SourceChangedError
 from ..ingest.retire import file_key
 from ..links import LinkKind, LinkRecord
 from ..links.linker import is_link_to
@@ -57,6 +57,8 @@ def recover_adoptions(shelf: Shelf) -> list[RecoveredFile]:
                 outcome = _recover(shelf, entry)
             except OSError as e:
                 outcome = RecoveredFile(entry.path, Recovered.LEFT, f"{e.strerror} ({e.filename})")
+            except (ModelshelfError, ValueError) as e:    # a row it cannot act on must not stop start-up
+                outcome = RecoveredFile(entry.path, Recovered.LEFT, str(e))
             log.warning("adoption of %s interrupted: %s%s", entry.path, outcome.outcome.value,
                         f" ({outcome.detail})" if outcome.detail else "")
             journal.done(entry.path)
