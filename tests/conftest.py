@@ -54,10 +54,11 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     for var in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "MODELSHELF_CONFIG", "HF_ENDPOINT",
-                "HF_TOKEN"):
+                "HF_TOKEN", "CIVITAI_API_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1] / "daemon"))  # subprocesses run this checkout
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")            # no test ever reaches the real Hub
+    monkeypatch.setenv("MODELSHELF_CIVITAI_ENDPOINT", "http://127.0.0.1:9")   # nor the real CivitAI
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     return home
 

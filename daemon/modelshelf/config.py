@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .fs.paths import real_within
 
 
 class ImportMode(enum.StrEnum):
@@ -118,6 +119,38 @@ class HubConfig:
     breaker_minutes: float = field(default=5.0, metadata=_range(0.1, 24 * 60))
 
 
+class NsfwChoice(enum.StrEnum):
+    """CivitAI serves safe-for-work content on civitai.com and mature content on civitai.red."""
+    HIDE = "hide"        # ask civitai.com; save PG/PG-13 previews only
+    SHOW = "show"        # ask civitai.red; save any preview
+
+
+@dataclass(frozen=True)
+class CivitaiConfig:
+    enabled: bool = True
+    endpoint: str = ""              # empty: $MODELSHELF_CIVITAI_ENDPOINT, else the domain `nsfw` picks
+    nsfw: NsfwChoice = NsfwChoice.HIDE
+    offline: bool = False           # also set by HF_HUB_OFFLINE=1
+    calls_per_minute: int = field(default=60, metadata=_range(1, 10_000))
+    timeout_seconds: float = field(default=10.0, metadata=_range(0.1, 300))
+    cache_hours: float = field(default=168.0, metadata=_range(0, 24 * 365))
+    negative_cache_hours: float = field(default=24.0, metadata=_range(0, 24 * 365))
+    breaker_failures: int = field(default=5, metadata=_range(1, 1000))
+    breaker_minutes: float = field(default=5.0, metadata=_range(0.1, 24 * 60))
+    previews: bool = True
+    preview_max_mib: int = field(default=16, metadata=_range(1, 256))
+
+
+class ProviderName(enum.StrEnum):
+    CIVITAI = "civitai"
+    HUB = "hub"
+
+
+@dataclass(frozen=True)
+class IdentifyConfig:
+    providers: tuple[ProviderName, ...] = (ProviderName.CIVITAI, ProviderName.HUB)   # asked in this order
+
+
 class AppKind(enum.StrEnum):
     COMFYUI = "comfyui"
 
@@ -154,6 +187,8 @@ class Config:
     drives: DrivesConfig = field(default_factory=DrivesConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     hub: HubConfig = field(default_factory=HubConfig)
+    civitai: CivitaiConfig = field(default_factory=CivitaiConfig)
+    identify: IdentifyConfig = field(default_factory=IdentifyConfig)
     apps: tuple[AppConfig, ...] = ()
     source: Path | None = None
 
@@ -164,7 +199,7 @@ class Config:
 
 # TOML section name -> Config attribute ("import" is a Python keyword).
 _SECTIONS = {"paths": "paths", "import": "imports", "inbox": "inbox", "drives": "drives",
-             "service": "service", "hub": "hub"}
+             "service": "service", "hub": "hub", "civitai": "civitai", "identify": "identify"}
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -200,25 +235,32 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         sections[attr] = _build_section(section_type, value, name, path)
     config = Config(**sections, source=path)
     _check_overlaps(config, path)
+    _check_identify(config, path)
     return config
-
-
-def _inside(child: Path, parent: Path) -> bool:
-    c, p = os.path.realpath(child), os.path.realpath(parent)
-    return c == p or c.startswith(p.rstrip("/") + "/")
 
 
 def _check_overlaps(config: Config, path: Path | None) -> None:
     """An inbox inside the library or an app (or the other way round) would import itself."""
     app_roots = [root for app in config.apps for root in app.roots()]
     for inbox in config.paths.inboxes:
-        if _inside(inbox, config.paths.library) or _inside(config.paths.library, inbox):
+        if real_within(inbox, config.paths.library) or real_within(config.paths.library, inbox):
             raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the library {config.paths.library}",
                               "keep inboxes and the library apart")
         for root in app_roots:
-            if _inside(inbox, root) or _inside(root, inbox):
+            if real_within(inbox, root) or real_within(root, inbox):
                 raise ConfigError(path, "[paths] inboxes", f"{inbox} overlaps the app folder {root}",
                                   "keep inboxes out of app installs")
+
+
+def _check_identify(config: Config, path: Path | None) -> None:
+    providers = config.identify.providers
+    twice = sorted({p for p in providers if providers.count(p) > 1})
+    if twice:
+        raise ConfigError(path, "[identify] providers", f"lists {', '.join(twice)} twice", "name each provider once")
+    endpoint = config.civitai.endpoint
+    if endpoint and not endpoint.startswith(("https://", "http://")):
+        raise ConfigError(path, "[civitai] endpoint", f"{endpoint!r} is not an http(s) URL",
+                          'write "https://civitai.com", or leave it empty to pick by nsfw')
 
 
 def _build_apps(value: Any, path: Path | None) -> tuple[AppConfig, ...]:

@@ -46,6 +46,21 @@ class SourceChangedError(OSError):
     """The source changed (size, content or name) while it was being imported."""
 
 
+class IncompleteDownloadError(ModelshelfError):
+    """A file in the inbox stopped growing before its own header said it was complete."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"not importing {path.name}: {reason}")
+
+
+class ShuttingDownError(ModelshelfError):
+    """Work offered while the daemon stops: it is not taken (an inbox file stays for next time)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"not taking {what}: the daemon is stopping")
+
+
 class ImportFailedError(ModelshelfError):
     """An import could not complete; the source is untouched and nothing partial was kept."""
 

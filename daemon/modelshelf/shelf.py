@@ -5,12 +5,11 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from pathlib import Path
 
 from .adopt import recover_adoptions
 from .config import Config
 from .index import ModelIndex, rebuild_index
-from .index.journal import reindex
+from .index.writer import LibraryWriter
 from .ingest import Importer, ProgressListener, recover_staging
 from .library import Library, WriterLock, open_library
 from .library.root import LIBRARY_LOCK_NAME
@@ -32,6 +31,7 @@ class Shelf:
         try:
             self.index = ModelIndex(config.index_path)
             self.library = self._open_library()
+            self.writer = LibraryWriter(self.library, self.index)
             if writer:
                 # Also at the library root: two configs (two state dirs) may name one library.
                 self.library_lock = WriterLock(self.library.root / LIBRARY_LOCK_NAME)
@@ -39,8 +39,7 @@ class Shelf:
                 report = recover_staging(self.library)
                 if report.jobs_removed:
                     log.info("removed %d interrupted imports from staging", report.jobs_removed)
-                for rel in self.index.dirty_paths():   # placed or rewritten, not yet committed
-                    reindex(self.library.root, self.index, rel)
+                self.writer.recover()      # placed or rewritten, not yet committed
                 for problem in report.problems:
                     log.error("%s", problem)
                 recover_adoptions(self)           # after the index holds every placed model
@@ -66,13 +65,10 @@ class Shelf:
 
     def importer(self, on_progress: ProgressListener | None = None,
                  cancel: threading.Event | None = None) -> Importer:
-        return Importer(self.library, self.index, self.config.imports, on_progress, cancel)
+        return Importer(self.writer, self.config.imports, on_progress, cancel)
 
     def linker(self) -> Linker:
         return Linker(self.library, self.index, self.registry, self.config.apps)
-
-    def model_folder(self, rel: str) -> Path:
-        return self.library.root / rel
 
     def close(self) -> None:
         if hasattr(self, "index"):

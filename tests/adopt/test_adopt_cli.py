@@ -62,7 +62,7 @@ def test_the_daemon_shows_the_adoption_on_its_status_board(world_shelf) -> None:
         seen.append(board.snapshot())
 
     board.progress = watched
-    result = adopt_in_daemon(shelf, {"paths": [str(world.a1111)]}, board, shelf.importer(), cancel)
+    result = adopt_in_daemon(shelf, {"paths": [str(world.a1111)]}, board, cancel)
     assert result["by"] == "daemon" and result["counts"] == {"adopted": 2}
     running = [job for snap in seen for job in snap["running"]]
     assert running and all(job["job_id"].startswith("adopt-") for job in running)
@@ -78,6 +78,6 @@ def test_a_stopped_daemon_stops_the_adoption_between_files(world_shelf) -> None:
     shelf, world = world_shelf
     cancel = threading.Event()
     cancel.set()                            # the daemon is stopping
-    result = adopt_in_daemon(shelf, {"paths": [str(world.a1111)]}, StatusBoard(), shelf.importer(), cancel)
+    result = adopt_in_daemon(shelf, {"paths": [str(world.a1111)]}, StatusBoard(), cancel)
     assert {f["reason"] for f in result["files"]} == {"cancelled"}
     assert not any(p.is_symlink() for p in world.models if p.is_relative_to(world.a1111))

@@ -15,14 +15,14 @@ from modelshelf.hub import (
     HubCache,
     HubClient,
     HubSettings,
-    LookupOutcome,
-    LookupWorker,
     SlidingWindowThrottle,
     clean_name,
     identify,
     settings_from_env,
 )
-from modelshelf.hub.transport import parse_retry_after
+from modelshelf.hub.transport import install_strict_transport, parse_retry_after
+from modelshelf.identify import HubProvider
+from modelshelf.identify.worker import LookupOutcome, LookupWorker
 from modelshelf.ingest import ImportJob
 from modelshelf.library import read_metadata
 from modelshelf.shelf import Shelf
@@ -42,6 +42,7 @@ def hub():
 def make_client(hub: FakeHub, tmp_path: Path, **kw) -> HubClient:
     settings = HubSettings(endpoint=hub.endpoint, timeout=kw.pop("timeout", 2.0), max_wait=kw.pop("max_wait", 0.0),
                            **kw)
+    install_strict_transport(settings.timeout)
     return HubClient(settings, HubCache(tmp_path / f"cache-{random.random()}.db", settings.cache_ttl,
                                         settings.negative_ttl))
 
@@ -64,7 +65,7 @@ def test_sha256_match_enriches_metadata(shelf: Shelf, hub: FakeHub, tmp_path: Pa
                                                   "README.md": (100, None)}))
     model_id = imported(shelf, src)
     client = make_client(hub, tmp_path)
-    assert LookupWorker(client, shelf.library, shelf.index).lookup(model_id) is LookupOutcome.MATCHED
+    assert LookupWorker([HubProvider(client)], shelf.writer).lookup(model_id) is LookupOutcome.MATCHED
     meta = metadata(shelf, model_id)
     assert (meta.hub["repo_id"], meta.hub["method"], meta.hub["confidence"]) == ("someone/detail-tweaker-xl",
                                                                                "sha256", 1.0)
@@ -82,7 +83,7 @@ def test_name_only_match_is_recorded_with_lower_confidence(shelf: Shelf, hub: Fa
     src = write_safetensors(tmp_path / "flux_lora.safetensors", "lora_flux")
     hub.add(FakeRepo("x/flux-lora", {"flux_lora.safetensors": (123, "f" * 64)}, pipeline_tag="text-classification"))
     model_id = imported(shelf, src)
-    outcome = LookupWorker(make_client(hub, tmp_path), shelf.library, shelf.index).lookup(model_id)
+    outcome = LookupWorker([HubProvider(make_client(hub, tmp_path))], shelf.writer).lookup(model_id)
     meta = metadata(shelf, model_id)
     assert outcome is LookupOutcome.GUESSED
     assert (meta.hub["method"], meta.hub["confidence"]) == ("filename", 0.5)
@@ -123,7 +124,7 @@ def test_budget_is_four_calls_with_a_header_name_fallback(shelf: Shelf, hub: Fak
 def test_stopping_the_worker_does_not_wait_for_the_throttle(shelf: Shelf, hub: FakeHub, tmp_path: Path) -> None:
     ids = [imported(shelf, write_safetensors(tmp_path / f"m{i}.safetensors", "clip_l", salt=i)) for i in range(4)]
     client = make_client(hub, tmp_path, calls_per_minute=1, max_wait=60.0)   # the 2nd call waits a minute
-    worker = LookupWorker(client, shelf.library, shelf.index)
+    worker = LookupWorker([HubProvider(client)], shelf.writer)
     worker.start()
     for model_id in ids:
         worker.submit(model_id)
@@ -138,7 +139,7 @@ def test_429_pauses_every_thread_for_retry_after(shelf: Shelf, hub: FakeHub, tmp
     model_id = imported(shelf, write_safetensors(tmp_path / "m.safetensors", "clip_l"))
     hub.forced.append((429, {"Retry-After": "7"}))
     client = make_client(hub, tmp_path)
-    worker = LookupWorker(client, shelf.library, shelf.index)
+    worker = LookupWorker([HubProvider(client)], shelf.writer)
     assert worker.lookup(model_id) is LookupOutcome.FAILED
     assert 6 <= client.throttle.paused_for() <= 7 and client.state()["state"] == "throttled"
     calls = hub.api_calls()
@@ -157,7 +158,7 @@ def test_retry_after_as_an_http_date() -> None:
 def test_server_errors_open_the_breaker(shelf: Shelf, hub: FakeHub, tmp_path: Path) -> None:
     model_id = imported(shelf, write_safetensors(tmp_path / "m.safetensors", "clip_l"))
     client = make_client(hub, tmp_path, breaker_failures=3, breaker_seconds=600)
-    worker = LookupWorker(client, shelf.library, shelf.index)
+    worker = LookupWorker([HubProvider(client)], shelf.writer)
     hub.forced.extend([(500, {})] * 3)
     for _ in range(3):
         assert worker.lookup(model_id) is LookupOutcome.FAILED
@@ -171,7 +172,7 @@ def test_slow_answer_hits_the_timeout(shelf: Shelf, hub: FakeHub, tmp_path: Path
     hub.forced.append(3.0)
     client = make_client(hub, tmp_path, timeout=0.5)
     started = time.monotonic()
-    assert LookupWorker(client, shelf.library, shelf.index).lookup(model_id) is LookupOutcome.FAILED
+    assert LookupWorker([HubProvider(client)], shelf.writer).lookup(model_id) is LookupOutcome.FAILED
     assert time.monotonic() - started < 2.5 and "no answer within" in client.last_error
 
 
@@ -183,7 +184,7 @@ def test_server_down_then_up_pending_lookup_succeeds(shelf: Shelf, tmp_path: Pat
     first.stop()                                                 # connection refused from now on
     client = HubClient(HubSettings(endpoint=f"http://127.0.0.1:{port}", timeout=2.0, max_wait=0.0),
                        HubCache(tmp_path / "c.db", 3600, 60))
-    worker = LookupWorker(client, shelf.library, shelf.index)
+    worker = LookupWorker([HubProvider(client)], shelf.writer)
     assert worker.lookup(model_id) is LookupOutcome.FAILED and "cannot connect" in client.last_error
     again = FakeHub(port)
     try:
@@ -205,7 +206,7 @@ def test_offline_mode_makes_no_call(shelf: Shelf, hub: FakeHub, tmp_path: Path,
     model_id = imported(shelf, write_safetensors(tmp_path / "m.safetensors", "clip_l"))
     meta = shelf.library.root / shelf.index.get(model_id).path / "metadata.json"
     before = meta.read_bytes()
-    assert LookupWorker(client, shelf.library, shelf.index).lookup(model_id) is LookupOutcome.SKIPPED
+    assert LookupWorker([HubProvider(client)], shelf.writer).lookup(model_id) is LookupOutcome.SKIPPED
     assert hub.api_calls() == 0 and client.state()["state"] == "offline"
     assert meta.read_bytes() == before              # offline by choice: not a failed attempt, still pending
     assert shelf.index.pending_ids() == [model_id]
@@ -260,7 +261,7 @@ def test_batch_of_fifty_files_from_ten_repos_is_bounded_by_the_cache(shelf: Shel
             ids.append(imported(shelf, path))
         hub.add(FakeRepo(f"org/Model{r}-7B-GGUF", files))
     client = make_client(hub, tmp_path)
-    worker = LookupWorker(client, shelf.library, shelf.index)
+    worker = LookupWorker([HubProvider(client)], shelf.writer)
     outcomes = [worker.lookup(m) for m in ids]
     assert outcomes == [LookupOutcome.MATCHED] * 50
     print(f"50 files from 10 repos: {hub.api_calls()} Hub calls")
@@ -271,10 +272,10 @@ def test_batch_of_fifty_files_from_ten_repos_is_bounded_by_the_cache(shelf: Shel
 def test_failed_lookups_back_off_per_model(shelf: Shelf, hub: FakeHub, tmp_path: Path) -> None:
     from datetime import datetime, timedelta
 
-    from modelshelf.hub.worker import next_retry
+    from modelshelf.identify.worker import next_retry
     model_id = imported(shelf, write_safetensors(tmp_path / "m.safetensors", "clip_l"))
     hub.forced.append((408, {}))
-    worker = LookupWorker(make_client(hub, tmp_path), shelf.library, shelf.index)
+    worker = LookupWorker([HubProvider(make_client(hub, tmp_path))], shelf.writer)
     assert worker.lookup(model_id) is LookupOutcome.FAILED and hub.api_calls() == 1   # 408 not retried inside
     meta = metadata(shelf, model_id)
     first = datetime.fromisoformat(meta.last_lookup_attempt)

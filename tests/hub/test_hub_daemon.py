@@ -8,13 +8,15 @@ from ..models import write_safetensors
 from ..service.daemon_proc import DaemonProcess
 from .fake_hub import FakeHub, FakeRepo
 
+HUB_ONLY = '[identify]\nproviders = ["hub"]\n'          # these tests are about the Hub alone
+
 
 def test_daemon_looks_models_up_after_import(tmp_path: Path) -> None:
     hub = FakeHub()
     try:
         src = write_safetensors(tmp_path / "epic_lora.safetensors", "lora_sdxl")
         hub.add(FakeRepo("artist/epic_lora", {"epic_lora.safetensors": (src.stat().st_size, digests(src)[1])}))
-        with DaemonProcess(tmp_path, env={"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": hub.endpoint}) as d:
+        with DaemonProcess(tmp_path, HUB_ONLY, env={"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": hub.endpoint}) as d:
             d.start()
             shutil.copy(src, d.inbox / "epic_lora.safetensors")
             job = d.wait_jobs(1)[0]
@@ -34,7 +36,7 @@ def test_offline_daemon_keeps_models_pending_and_cli_retries_later(tmp_path: Pat
     hub = FakeHub()
     try:
         src = write_safetensors(tmp_path / "later_lora.safetensors", "lora_flux")
-        with DaemonProcess(tmp_path, env={"HF_ENDPOINT": hub.endpoint}) as d:   # HF_HUB_OFFLINE=1 from conftest
+        with DaemonProcess(tmp_path, HUB_ONLY, env={"HF_ENDPOINT": hub.endpoint}) as d:   # offline (conftest)
             d.start()
             shutil.copy(src, d.inbox / "later_lora.safetensors")
             d.wait_jobs(1)

@@ -11,7 +11,6 @@ from modelshelf.config import ImportMode
 from modelshelf.errors import LibraryOfflineError
 from modelshelf.index import ModelIndex, rebuild_index, scan_library
 from modelshelf.ingest import ImportJob
-from modelshelf.library import read_metadata, write_metadata
 from modelshelf.shelf import Shelf
 
 from ..models import SAFETENSORS_KINDS, write_diffusers, write_gguf, write_safetensors
@@ -71,20 +70,6 @@ def test_missing_marker_refuses_rebuild_and_keeps_index(shelf: Shelf, tmp_path: 
     with pytest.raises(LibraryOfflineError, match="is offline"):
         rebuild_index(shelf.library, shelf.index)
     assert shelf.index.count() == count
-
-
-def test_unknown_metadata_fields_survive_a_rewrite(shelf: Shelf, tmp_path: Path) -> None:
-    result = shelf.importer().run(ImportJob(write_safetensors(tmp_path / "a.safetensors", "clip_l"),
-                                            ImportMode.COPY))
-    folder = shelf.library.root / result.path
-    data = json.loads((folder / "metadata.json").read_text())
-    data["from_the_future"] = {"keep": [1, 2]}
-    (folder / "metadata.json").write_text(json.dumps(data))
-    meta = read_metadata(folder / "metadata.json")
-    write_metadata(folder, meta.replace(tags=("favourite",)))
-    again = json.loads((folder / "metadata.json").read_text())
-    assert again["from_the_future"] == {"keep": [1, 2]} and again["tags"] == ["favourite"]
-    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_database_settings_and_migrations(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from modelshelf import actions
 from modelshelf.errors import ModelshelfError
-from modelshelf.links import actions
 from modelshelf.links.registry import LinkRegistry
 from modelshelf.shelf import Shelf
 
@@ -22,7 +22,7 @@ def test_each_problem_is_found_and_fixed(linked_shelf: Shelf, installs, tmp_path
     modern, older = installs
     import_all(linked_shelf, tmp_path)
     actions.sync(linked_shelf)
-    assert actions.health(linked_shelf)["status"] == "healthy"
+    assert actions.health(linked_shelf).as_json()["status"] == "healthy"
     models = modern / "models"
     (models / "loras" / "detail.safetensors").unlink()                                   # broken: link deleted
     (models / "vae" / "ae.safetensors").unlink()
@@ -34,14 +34,14 @@ def test_each_problem_is_found_and_fixed(linked_shelf: Shelf, installs, tmp_path
     (models / "checkpoints" / "adopt-me.safetensors").symlink_to(library_file)           # orphan, valid
     (models / "loras" / "dangling.safetensors").symlink_to(linked_shelf.library.root / "gone.safetensors")
     shutil.rmtree(older)                                                                 # ghost app
-    report = actions.health(linked_shelf)
+    report = actions.health(linked_shelf).as_json()
     assert report["status"] == "errors"
     assert problems(report) == [("broken", "detail.safetensors"), ("ghost_app", "v0.2.0"),
                                 ("mismatched", "ae.safetensors"), ("mismatched", "juggernautXL.safetensors"),
                                 ("orphaned", "adopt-me.safetensors"), ("orphaned", "dangling.safetensors")]
-    planned = actions.health(linked_shelf, fix=True, dry_run=True)
+    planned = actions.health(linked_shelf, fix=True, dry_run=True).as_json()
     assert "fixed" not in planned and not (models / "loras" / "detail.safetensors").exists()   # dry run: no change
-    fixed = actions.health(linked_shelf, fix=True)
+    fixed = actions.health(linked_shelf, fix=True).as_json()
     assert all(f["done"] for f in fixed["fixed"]) and fixed["status_after"] == "healthy"
     stored = next(linked_shelf.library.root.rglob("detail.safetensors"))
     assert (models / "loras" / "detail.safetensors").resolve() == stored.resolve()
@@ -57,7 +57,7 @@ def test_a_missing_library_file_is_an_error_that_fix_does_not_hide(linked_shelf:
     import_all(linked_shelf, tmp_path)
     actions.sync(linked_shelf)
     next(linked_shelf.library.root.rglob("detail.safetensors")).unlink()
-    report = actions.health(linked_shelf, fix=True)
+    report = actions.health(linked_shelf, fix=True).as_json()
     assert ("missing_file", "detail.safetensors") in problems(report)
     assert report["status_after"] == "errors"                 # links removed, the loss still reported
     assert not os.path.lexists(installs[0] / "models/loras/detail.safetensors")
@@ -67,12 +67,12 @@ def test_cascade_delete(linked_shelf: Shelf, installs, tmp_path: Path) -> None:
     ids = import_all(linked_shelf, tmp_path)
     actions.sync(linked_shelf)
     folder = linked_shelf.library.root / linked_shelf.index.get(ids["diffusers"]).path
-    result = actions.delete(linked_shelf, ids["diffusers"])
+    result = actions.delete(linked_shelf, ids["diffusers"]).as_json()
     assert result["links_removed"] == 8
     assert not folder.exists() and linked_shelf.index.get(ids["diffusers"]) is None
     assert not (installs[0] / "models/diffusers/sdxl-base").exists()
     assert linked_shelf.registry.for_model(ids["diffusers"]) == []
-    assert actions.health(linked_shelf)["status"] == "healthy"
+    assert actions.health(linked_shelf).as_json()["status"] == "healthy"
 
 
 def test_delete_refuses_when_a_link_is_not_ours_any_more(linked_shelf: Shelf, installs, tmp_path: Path) -> None:

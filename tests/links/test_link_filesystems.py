@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.links import LinkKind, actions
+from modelshelf import actions
+from modelshelf.links import LinkKind
 from modelshelf.shelf import Shelf
 
 from ..mounts import loop_fs, tmpfs
@@ -20,7 +21,7 @@ def test_install_on_another_filesystem_gets_absolute_symlinks(tmp_path: Path) ->
         install = comfy(usb / "ComfyUI", OLDER)
         with Shelf(link_config(tmp_path, install), writer=True) as shelf:
             import_all(shelf, tmp_path)
-            results = actions.sync(shelf)
+            results = actions.sync(shelf).as_json()
             assert results["counts"] == {"created": 6}
             link = install / "models" / "loras" / "detail.safetensors"
             assert os.path.isabs(os.readlink(link)) and link.resolve().is_file()
@@ -37,7 +38,7 @@ def test_ntfs_gets_hardlinks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -
             stored = next(shelf.library.root.rglob("detail.safetensors"))
             assert not link.is_symlink() and os.stat(link).st_ino == os.stat(stored).st_ino
             assert {r.kind for r in shelf.registry.all()} == {LinkKind.HARDLINK}
-            assert actions.health(shelf)["status"] == "healthy"
+            assert actions.health(shelf).as_json()["status"] == "healthy"
     assert "NTFS: symlinks made here may not work from Windows" in caplog.text   # told once per folder
 
 
@@ -47,7 +48,7 @@ def test_read_only_app_mount_is_a_clear_error(tmp_path: Path) -> None:
         subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
         with Shelf(link_config(tmp_path, install), writer=True) as shelf:
             import_all(shelf, tmp_path)
-            result = actions.sync(shelf)
+            result = actions.sync(shelf).as_json()
             assert result["counts"] == {"error": 6}
             assert all("read-only" in p["detail"] for p in result["problems"])
 
@@ -60,7 +61,7 @@ def test_unmounted_app_drive_is_offline_not_deleted(tmp_path: Path) -> None:
             import_all(shelf, tmp_path)
             actions.sync(shelf)
     with Shelf(link_config(tmp_path, install), writer=True) as shelf:      # the drive is gone now
-        report = actions.health(shelf, fix=True)
+        report = actions.health(shelf, fix=True).as_json()
         assert [f["problem"] for f in report["findings"]] == ["offline_app"]
         assert len(shelf.registry.all()) == 6                               # nothing pruned
 
@@ -78,9 +79,9 @@ def test_relocating_a_moved_library_drive_recreates_links(tmp_path: Path) -> Non
             link = install / "models" / "loras" / "detail.safetensors"
             assert not link.exists()                                            # dangling after the move
             with Shelf(link_config(tmp_path, install, library=new / "library"), writer=True) as shelf:
-                result = actions.relocate_drive(shelf, str(old), str(new))
+                result = actions.relocate_drive(shelf, str(old), str(new)).as_json()
                 assert result["links_recreated"] == 6
                 assert link.resolve().is_file() and str(link.resolve()).startswith(str(new))
-                assert actions.health(shelf)["status"] == "healthy"
+                assert actions.health(shelf).as_json()["status"] == "healthy"
         finally:
             subprocess.run(["umount", "-l", str(new)], capture_output=True)

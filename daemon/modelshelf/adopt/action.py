@@ -11,25 +11,22 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config import AppConfig, AppKind, LinkPolicy
 from ..errors import ModelshelfError
-from ..ingest import Importer, ImportOutcome, ImportProgress, ImportResult
+from ..ingest import ImportOutcome, ImportProgress, ImportResult
 from ..library import WriterLock
 from ..links import AppInstall, discover_installs
 from ..links.apps import mapping_for
 from ..units import human_size
 from .applinks import AppLinks
 from .execute import Executor
+from .faces import Board, OpenedShelf
 from .journal import AdoptJournal
 from .plan import Planner
 from .report import AdoptReport, to_dict
 from .scan import scan
-
-if TYPE_CHECKING:
-    from ..service.status import StatusBoard
-    from ..shelf import Shelf
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ class _Meter:
             self.listener(AdoptProgress(phase, path, self.done, max(self.total, self.done)))
 
 
-def targets(shelf: Shelf, paths: Sequence[str]) -> list[tuple[AppInstall, Path]]:
+def targets(shelf: OpenedShelf, paths: Sequence[str]) -> list[tuple[AppInstall, Path]]:
     """(install, folder to scan) for each PATH, or every configured install's models/ folder.
     A PATH outside every configured install is an install of its own (any folder of models)."""
     installs = discover_installs(shelf.config.apps)
@@ -82,13 +79,11 @@ def targets(shelf: Shelf, paths: Sequence[str]) -> list[tuple[AppInstall, Path]]
     return found
 
 
-def adopt(shelf: Shelf, paths: Sequence[str] = (), *, dry_run: bool = False,
-          on_progress: AdoptListener | None = None, cancel: threading.Event | None = None,
-          importer: Importer | None = None) -> AdoptReport:
+def adopt(shelf: OpenedShelf, paths: Sequence[str] = (), *, dry_run: bool = False,
+          on_progress: AdoptListener | None = None, cancel: threading.Event | None = None) -> AdoptReport:
     """Scan, plan and (unless dry_run) adopt the models under `paths` (default: every configured
-    install). `importer`: the daemon's, so that its commits are serialised with inbox imports."""
-    own = importer is None
-    importer = importer or shelf.importer(cancel=cancel)
+    install). Each model's commit and registry entries take the library writer's lock."""
+    importer = shelf.importer(cancel=cancel)
     with WriterLock(shelf.config.paths.state_dir / "adopt.lock") as lock:
         if not dry_run:
             lock.acquire("adopt")    # two runs at once would adopt the same files
@@ -108,8 +103,6 @@ def adopt(shelf: Shelf, paths: Sequence[str] = (), *, dry_run: bool = False,
                                cancel).run(plan)
         finally:
             journal.close()
-    if own:
-        importer.checkpoint()
     return AdoptReport(False, plan, tuple(results))
 
 
@@ -118,9 +111,10 @@ def as_import_progress(job_id: str, listener: Callable[[ImportProgress], None]) 
     return lambda p: listener(ImportProgress(job_id, p.path, p.phase, p.done_bytes, p.total_bytes))
 
 
-def adopt_in_daemon(shelf: Shelf, params: dict[str, Any], board: StatusBoard, importer: Importer,
-                    cancel: threading.Event) -> dict[str, Any]:
-    """The socket method: adopt with progress on the daemon's status board (`modelshelf status`)."""
+def adopt_in_daemon(shelf: OpenedShelf, params: dict[str, Any], board: Board,
+                    cancel: threading.Event | None = None) -> dict[str, Any]:
+    """The socket method: adopt with progress on the daemon's status board (`modelshelf status`).
+    Its commits take the library writer's lock one model at a time, so inbox imports go on."""
     paths = params.get("paths", [])
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise ModelshelfError("adopt: param 'paths' must be a list of paths")
@@ -132,7 +126,7 @@ def adopt_in_daemon(shelf: Shelf, params: dict[str, Any], board: StatusBoard, im
     started = time.monotonic()
     try:
         report = adopt(shelf, paths, dry_run=dry_run, on_progress=as_import_progress(job_id, board.progress),
-                       cancel=cancel, importer=importer)
+                       cancel=cancel)
     except BaseException as e:
         board.finished(job_id, error=f"adopting from {label}: {e}")
         raise
@@ -142,4 +136,5 @@ def adopt_in_daemon(shelf: Shelf, params: dict[str, Any], board: StatusBoard, im
             else f"adopted: gave back {human_size(summary['given_back'])}")
     board.finished(job_id, ImportResult(job_id, label, ImportOutcome.IMPORTED, "", what, "adopt", "",
                                         report.freed, "adopt", time.monotonic() - started, False))
+    board.model_count = shelf.index.count()     # finished() counted the run as one import
     return summary | {"by": "daemon"}

@@ -129,9 +129,10 @@ class Executor:
     def _undo_import(self, model_id: str) -> None:
         """The app wrote to its file after the import: the library's name of that same inode no
         longer holds the hashed bytes, so the model goes again (the app's file stays)."""
-        model = self.index.get(model_id)
-        if model is not None:
-            execute_delete(plan_delete(model, self.library, self.links.registry), self.links.registry, self.index)
+        with self.importer.writer.exclusive():
+            model = self.index.get(model_id)
+            if model is not None:
+                execute_delete(plan_delete(model, self.library, self.links.registry), self.links.registry, self.index)
 
     # -- into the library ---------------------------------------------------------------------
     def _in_library(self, pm: PlannedModel) -> InLibrary:
@@ -236,17 +237,17 @@ class Executor:
         self._progress("linking", f.path, 0)
         try:
             if f.is_link and is_link_to(f.path, library_file):      # made by a run cut short
-                self.links.register(found.install, link, model_id, library_rel)
+                self._register(found, link, model_id, library_rel)
                 return done
             if link.kind is LinkKind.HARDLINK and same_inode(f.path, library_file):
-                self.links.register(found.install, link, model_id, library_rel)   # already one inode
+                self._register(found, link, model_id, library_rel)   # already one inode
                 return done
             entry = replace(entry, phase=Phase.LINKING, temp=temp_name(f.path))
             self.journal.record(entry)
             before = swap_in_link(f.path, library_file, link.kind, f.key, entry.temp,
                                   lambda: self.journal.record(replace(entry, phase=Phase.LINKED)))
             self.journal.record(replace(entry, phase=Phase.RENAMED))
-            self.links.register(found.install, link, model_id, library_rel)
+            self._register(found, link, model_id, library_rel)
         except SourceChangedError as e:
             return FileResult(f.path, Outcome.SKIPPED, model_id, library_rel, reason=SkipReason.CHANGED,
                               detail=_describe(e))
@@ -257,6 +258,10 @@ class Executor:
             self.journal.done(f.path)
         freed = before.st_blocks * 512 if before.st_nlink == 1 else 0
         return replace(done, freed=freed, added=copied + os.lstat(f.path).st_blocks * 512)
+
+    def _register(self, found: Found, link: AppLink, model_id: str, library_rel: str) -> None:
+        with self.importer.writer.exclusive():   # registry.db has one writer at a time, like the index
+            self.links.register(found.install, link, model_id, library_rel)
 
     def _entry(self, found: Found, f: AppFile, phase: Phase, model_id: str | None = None,
                library_rel: str | None = None, kind: LinkKind | None = None) -> Entry:

@@ -17,17 +17,14 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import ModelshelfError, SourceChangedError
 from ..ingest.retire import file_key
 from ..links import LinkKind, LinkRecord
 from ..links.linker import is_link_to
+from .faces import OpenedShelf
 from .journal import JOURNAL_NAME, AdoptJournal, Entry, Phase
 from .swap import swap_in_link, temp_name
-
-if TYPE_CHECKING:
-    from ..shelf import Shelf
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +41,7 @@ class RecoveredFile:
     detail: str = ""
 
 
-def recover_adoptions(shelf: Shelf) -> list[RecoveredFile]:
+def recover_adoptions(shelf: OpenedShelf) -> list[RecoveredFile]:
     """Finish or roll back every adoption the journal shows under way. Call with the writer lock
     held, after staging recovery and the index's dirty paths (the models it links to are indexed)."""
     if not (shelf.config.paths.state_dir / JOURNAL_NAME).exists():
@@ -68,7 +65,7 @@ def recover_adoptions(shelf: Shelf) -> list[RecoveredFile]:
         journal.close()
 
 
-def _recover(shelf: Shelf, entry: Entry) -> RecoveredFile:
+def _recover(shelf: OpenedShelf, entry: Entry) -> RecoveredFile:
     if entry.temp is not None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.temp)
@@ -99,7 +96,7 @@ def _is_done(path: Path, library_file: Path, kind: LinkKind) -> bool:
     return os.path.islink(path) and is_link_to(path, library_file)
 
 
-def _register(shelf: Shelf, entry: Entry, kind: LinkKind) -> None:
+def _register(shelf: OpenedShelf, entry: Entry, kind: LinkKind) -> None:
     external = os.stat(entry.path.parent).st_dev != os.stat(shelf.library.root).st_dev
     if entry.install not in shelf.registry.installs():
         shelf.registry.add_install(Path(entry.install), "")

@@ -31,6 +31,9 @@ class AdoptReport:
         """Bytes of blocks written: copies across filesystems and the links' own blocks."""
         return sum(r.added for r in self.results)
 
+    def as_json(self) -> dict[str, Any]:
+        return to_dict(self)
+
 
 def _path(p: Path | str) -> str:
     """Text that prints and encodes anywhere: a name that is not UTF-8 shows as \\xe9 escapes."""

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("jobs", commands.cmd_jobs, "the daemon's running, queued and recent imports")
     command("rescan", commands.cmd_rescan, "make the daemon rescan its inboxes now")
     command("retry-lookups", commands.cmd_retry_lookups, "look up pending models on the Hugging Face Hub now")
+    p = command("identify", commands.cmd_identify, "look models up now (CivitAI, the Hub) and show what each said")
+    p.add_argument("models", nargs="*", metavar="MODEL", help="id, name or hash prefix (default: all pending)")
+    p.add_argument("--all", action="store_true", help="every model in the library, not only pending ones")
     command("install-service", commands.cmd_install_service,
             "write the systemd user unit for this installation", json=False)
     return parser

@@ -8,12 +8,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import actions
+from ..actions import Report
 from ..config import Config, ImportMode
 from ..errors import ModelshelfError
-from ..index import rebuild_summary
 from ..ingest import ImportJob, find_importables
 from ..shelf import Shelf
-from ..verify import verify_model
 from . import remote, render
 from .progress import ProgressLine
 
@@ -65,39 +65,62 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    from ..identify.view import identification_view
+    from ..library import read_metadata
+    from ..library.metadata import METADATA_NAME
     with Shelf(config, writer=False) as shelf:
         model = shelf.index.resolve(args.model)
         files = shelf.index.files(model.model_id)
+        meta = read_metadata(shelf.library.folder(model.path) / METADATA_NAME)
+    ident = identification_view(meta, model.path, [str(p) for p in config.identify.providers])
     if args.json:
-        print(render.to_json({"model": model, "files": [dict(f) for f in files]}))
+        print(render.to_json({"model": model, "files": [dict(f) for f in files], "identification": ident}))
     else:
         print(render.model_details(model, files))
+        print(render.identification_view(ident, shelf.library.folder(model.path)))
     return 0
 
 
+IDENTIFY_TIMEOUT = 600.0     # a round may wait out throttles (60 calls a minute) and 429 backoffs
+
+
+def cmd_identify(args: argparse.Namespace, config: Config) -> int:
+    params = {"models": args.models, "all": args.all}
+    result = remote.try_ask(config, "identify", params, timeout=IDENTIFY_TIMEOUT)
+    if result is None:
+        from ..identify.wiring import build_lookup_worker, chosen_models
+        with Shelf(config, writer=True, purpose="identify") as shelf:
+            ids = chosen_models(shelf.index, args.models, args.all)
+            worker = build_lookup_worker(config, shelf.writer)
+            try:
+                outcomes = worker.lookup_many(ids)
+                result = {"models": [worker.report(m) | {"outcome": str(o)} for m, o in outcomes.items()]}
+            finally:
+                worker.close()
+    if args.json:
+        print(render.to_json(result))
+    else:
+        print("\n\n".join(render.identify_result(m) for m in result["models"]) or "no models to identify")
+    return 1 if any(m.get("outcome") == "failed" for m in result["models"]) else 0
+
+
 def cmd_rebuild_index(args: argparse.Namespace, config: Config) -> int:
-    summary = _maintenance(config, "rebuild-index", {}, lambda s: rebuild_summary(s.library, s.index))
+    summary = _maintenance(config, "rebuild-index", {}, actions.rebuild)
     print(render.to_json(summary) if args.json else render.rebuild_summary(summary))
     return 0
 
 
 def cmd_checkpoint(args: argparse.Namespace, config: Config) -> int:
-    def local(shelf: Shelf) -> dict:
-        pages, moved = shelf.index.checkpoint()
-        return {"wal_pages": pages, "checkpointed": moved}
-    done = _maintenance(config, "checkpoint", {}, local)
+    done = _maintenance(config, "checkpoint", {}, actions.checkpoint)
     print(render.to_json(done) if args.json
           else f"checkpointed {done['checkpointed']} of {done['wal_pages']} WAL pages into {config.index_path}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace, config: Config) -> int:
+    checks = []
     with Shelf(config, writer=False) as shelf:
-        models = [shelf.index.resolve(args.model)] if args.model else shelf.index.all()
-        settings = shelf.importer().settings
-        checks = []
-        for m in models:
-            check = verify_model(shelf.model_folder(m.path), m.path, settings)
+        for check in actions.verify(shelf, args.model):
             checks.append(check)
             if not args.json:
                 print(render.verify_line(check))
@@ -148,13 +171,13 @@ def cmd_retry_lookups(args: argparse.Namespace, config: Config) -> int:
     if queued is not None:
         print(render.to_json(queued) if args.json else f"queued {queued['queued']} Hub lookups in the daemon")
         return 0
-    from ..hub import LookupWorker
-    from ..hub.setup import build_hub_client
+    from ..identify.wiring import build_lookup_worker
     with Shelf(config, writer=True, purpose="retry-lookups") as shelf:
-        client = build_hub_client(config)
-        worker = LookupWorker(client, shelf.library, shelf.index)
-        outcomes = {m: worker.lookup(m) for m in shelf.index.pending_ids()}
-        client.cache.close()
+        worker = build_lookup_worker(config, shelf.writer)
+        try:
+            outcomes = worker.lookup_many(shelf.index.pending_ids())
+        finally:
+            worker.close()
     if args.json:
         print(render.to_json(outcomes))
     else:
@@ -162,24 +185,22 @@ def cmd_retry_lookups(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _maintenance(config: Config, method: str, params: dict, local: Callable[[Shelf], dict]) -> dict:
+def _maintenance(config: Config, method: str, params: dict, local: Callable[[Shelf], Report]) -> dict:
     """Through the daemon when it runs, else directly on the library (holding the writer lock)."""
     result = remote.try_ask(config, method, params)
     if result is None:
         with Shelf(config, writer=True, purpose=method) as shelf:
-            result = local(shelf)
+            result = local(shelf).as_json()
     return result
 
 
 def cmd_sync(args: argparse.Namespace, config: Config) -> int:
-    from ..links import actions
     result = _maintenance(config, "sync", {"model": args.model}, lambda s: actions.sync(s, args.model))
     print(render.to_json(result) if args.json else render.sync_summary(result))
     return 1 if result["problems"] else 0
 
 
 def cmd_health(args: argparse.Namespace, config: Config) -> int:
-    from ..links import actions
     params = {"fix": args.fix, "dry_run": args.dry_run}
     result = _maintenance(config, "health", params, lambda s: actions.health(s, args.fix, args.dry_run))
     print(render.to_json(result) if args.json else render.health_view(result, args.fix and not args.dry_run))
@@ -188,7 +209,6 @@ def cmd_health(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, config: Config) -> int:
-    from ..links import actions
     result = _maintenance(config, "delete", {"model": args.model}, lambda s: actions.delete(s, args.model))
     print(render.to_json(result) if args.json else
           f"deleted {result['deleted']} [{result['model_id']}] and {result['links_removed']} links to it")
@@ -196,7 +216,6 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_relocate(args: argparse.Namespace, config: Config) -> int:
-    from ..links import actions
     params = {"old": os.path.abspath(args.old), "new": os.path.abspath(args.new)}
     result = _maintenance(config, "relocate", params, lambda s: actions.relocate_drive(s, params["old"], params["new"]))
     print(render.to_json(result) if args.json else
@@ -206,7 +225,7 @@ def cmd_relocate(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_adopt(args: argparse.Namespace, config: Config) -> int:
-    from ..adopt import adopt, as_import_progress, lines, to_dict
+    from ..adopt import adopt, as_import_progress, lines
     paths = [os.path.abspath(p) for p in args.paths]
     result = remote.try_ask(config, "adopt", {"paths": paths, "dry_run": args.dry_run}, timeout=None)
     if result is None:  # no daemon: adopt here, holding the writer lock (a dry run reads only)
@@ -214,7 +233,7 @@ def cmd_adopt(args: argparse.Namespace, config: Config) -> int:
         with Shelf(config, writer=not args.dry_run, purpose="adopt") as shelf:
             report = adopt(shelf, paths, dry_run=args.dry_run, on_progress=as_import_progress("adopt", progress))
         progress.clear()
-        result = to_dict(report)
+        result = report.as_json()
     print(render.to_json(result) if args.json else "\n".join(lines(result)))
     return 1 if any(f["outcome"] == "skipped" for f in result.get("files", [])) else 0
 

@@ -103,9 +103,10 @@ def status_view(status: dict[str, Any]) -> str:
     if status.get("last_error"):
         lines.append(f"last error {status['last_error']}")
     if hub := status.get("hub"):
-        error = f" · {hub['last_error']}" if hub["last_error"] else ""
-        lines.append(f"hub       {hub['state']} · {hub['pending']} pending · {hub['calls_in_window']}/"
-                     f"{hub['limit_per_minute']} calls this minute{error}")
+        for name, state in (hub.get("providers") or {"hub": hub}).items():   # one line per provider
+            error = f" · {state['last_error']}" if state["last_error"] else ""
+            lines.append(f"{name:<10}{state['state']} · {hub['pending']} pending · {state['calls_in_window']}/"
+                         f"{state['limit_per_minute']} calls this minute{error}")
     return "\n".join(lines)
 
 
@@ -130,3 +131,36 @@ def health_view(result: dict[str, Any], fixed: bool) -> str:
     lines.append(f"{result['status']}{after}: {result['links_checked']} links in {len(result['installs'])} "
                  f"app installs, {len(result['findings'])} findings")
     return "\n".join(lines)
+
+
+def _provider_line(name: str, state: dict[str, Any]) -> str:
+    match = state.get("match")
+    status = state["status"] + (f" since {state['gone_since']}" if state.get("gone_since") else "")
+    said = ""
+    if match:
+        version = match.get("record", {}).get("version_name")
+        said = (f"  {match['ref']} {match.get('name') or ''}{' ' + version if version else ''} "
+                f"({match['method']}, {match['confidence']})")
+    why = state.get("last_error") or state.get("note") or ""
+    return f"  {name:<8} {status}{said}{'  · ' + why if why else ''}"
+
+
+def identification_view(ident: dict[str, Any], folder: Any = None) -> str:
+    """What `show` adds: hashes people search by, the best match's facts, and who said what."""
+    preview = ident.get("preview")
+    rows = [("autov2", ident["autov2"]), ("base model", ident.get("base_model")),
+            ("trigger words", ", ".join(ident.get("trained_words") or [])),
+            ("preview", f"{folder}/{preview}" if preview and folder is not None else preview),
+            ("family source", ident.get("family_source"))]
+    lines = [f"{k:<22}{v}" for k, v in rows if v]
+    providers = ident.get("providers") or {}
+    lines.append("identified by:" if providers else "identified by:       (no provider answered yet)")
+    lines += [_provider_line(name, state) for name, state in providers.items()]
+    return "\n".join(lines)
+
+
+def identify_result(model: dict[str, Any]) -> str:
+    if model.get("missing"):
+        return f"{model['model_id']}: no longer in the library"
+    head = f"{model['path']} [{model['model_id']}]: {model.get('outcome', '')}"
+    return head + "\n" + identification_view(model)

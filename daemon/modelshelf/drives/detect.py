@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fs.mounts import Mount, mount_of, read_mounts
+from ..fs.paths import is_within
 
 log = logging.getLogger(__name__)
 _MEMORY_FS = {"tmpfs", "ramfs"}
@@ -54,7 +55,7 @@ class DriveDetector:
     def drive_of(self, path: Path) -> Drive:
         real = os.path.realpath(path)
         for prefix, kind in self._overrides:
-            if real == prefix or real.startswith(prefix.rstrip("/") + "/"):
+            if is_within(real, prefix):
                 return Drive(f"override:{prefix}", kind, True, f"configured as {kind} for {prefix}")
         mounts = read_mounts()
         mount = mount_of(Path(real), mounts)

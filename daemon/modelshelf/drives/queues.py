@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from ..errors import ShuttingDownError
 from .detect import Drive
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,11 @@ class DriveQueues(Generic[T]):
             t.start()
 
     def submit(self, item: T, drives: tuple[Drive, ...]) -> None:
+        """Queue item; ShuttingDownError once stop() was called (nothing would run it)."""
         unique = tuple(sorted({d.id: d for d in drives}.values(), key=lambda d: d.id))
         with self._cond:
+            if self._stopping:
+                raise ShuttingDownError("new imports")
             self._pending.append(Queued(item, unique))
             self._cond.notify_all()
 

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .names import fit_name
+
 
 def fsync_dir(path: str | os.PathLike) -> None:
     """Make a rename or create inside this folder durable."""
@@ -29,7 +31,8 @@ def write_all(fd: int, data: bytes | memoryview, offset: int | None = None) -> N
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace path with data atomically: temp in the same folder, fsync, rename, fsync folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp adds 8 random characters between prefix and suffix.
+    fd, tmp = tempfile.mkstemp(prefix=fit_name(f".{path.name}", ".", spare=12), suffix=".tmp", dir=path.parent)
     try:
         write_all(fd, data)
         os.fchmod(fd, mode)

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .paths import is_within
+
 NETWORK_FSTYPES = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs",
                    "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse")
 NTFS_FSTYPES = frozenset({"ntfs", "ntfs3", "fuse.ntfs-3g", "fuse.lowntfs-3g"})   # and often fuseblk
@@ -56,7 +58,7 @@ def mount_of(path: Path, mounts: list[Mount] | None = None) -> Mount | None:
     best: Mount | None = None
     for m in mounts if mounts is not None else read_mounts():
         mp = m.mount_point
-        if (real == mp or real.startswith(mp.rstrip("/") + "/")) and (
+        if is_within(real, mp) and (
                 best is None or len(mp) >= len(best.mount_point)):
             best = m
     return best

@@ -26,6 +26,15 @@ def safe_name(name: str, fallback: str = "model") -> str:
     return _shorten(name)
 
 
+def fit_name(name: str, suffix: str = "", spare: int = 0) -> str:
+    """name + suffix within 255 bytes (less `spare`, for what mkstemp adds), the name cut at a
+    character: for the files modelshelf writes beside a user's (a failure note, a temp file)."""
+    budget = MAX_NAME_BYTES - spare - len(suffix.encode("utf-8", "surrogateescape"))
+    while len(name.encode("utf-8", "surrogateescape")) > budget:
+        name = name[:-1]
+    return name + suffix
+
+
 def _shorten(name: str) -> str:
     if len(name.encode()) <= MAX_NAME_BYTES:
         return name

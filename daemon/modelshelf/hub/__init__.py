@@ -5,7 +5,6 @@ from .client import HubClient, HubSettings, settings_from_env
 from .identify import HubMatch, identify
 from .names import clean_name
 from .throttle import CircuitBreaker, SlidingWindowThrottle
-from .worker import LookupOutcome, LookupWorker, apply_match
 
-__all__ = ["CircuitBreaker", "HubCache", "HubClient", "HubMatch", "HubSettings", "LookupOutcome", "LookupWorker",
-           "SlidingWindowThrottle", "apply_match", "clean_name", "identify", "settings_from_env"]
+__all__ = ["CircuitBreaker", "HubCache", "HubClient", "HubMatch", "HubSettings", "SlidingWindowThrottle", "clean_name",
+           "identify", "settings_from_env"]

@@ -1,6 +1,7 @@
-"""Hub answers kept in SQLite (hub-cache.db in the state folder): search results and repo file
-lists for 24 h, "nothing found" for a shorter time. Stale entries are still served when the Hub
-cannot be reached. Disposable: deleting the file only costs calls."""
+"""Provider answers kept in SQLite: the Hub's search results and repo file lists (hub-cache.db in
+the state folder) for 24 h, CivitAI's answers per hash (civitai-cache.db); "nothing found" for a
+shorter time. Stale entries are still served when the provider cannot be reached. Disposable:
+deleting the file only costs calls."""
 
 from __future__ import annotations
 

@@ -18,12 +18,10 @@ from typing import Any
 
 from huggingface_hub import HfApi
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
-from huggingface_hub.utils import set_client_factory
 
 from ..errors import HubUnavailableError
 from .cache import HubCache
 from .throttle import CircuitBreaker, SlidingWindowThrottle
-from .transport import client_factory
 
 log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -77,7 +75,6 @@ class HubClient:
         self.calls = 0
         self._calls_lock = threading.Lock()
         self.last_error: str | None = None
-        set_client_factory(client_factory(settings.timeout))
         self.api = HfApi(endpoint=settings.endpoint, token=settings.token or None)
 
     # -- the two questions ------------------------------------------------------------------------

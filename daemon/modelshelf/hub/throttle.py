@@ -1,5 +1,6 @@
-"""Shared by every thread that calls the Hub: a sliding-window rate limit (with Retry-After
-pauses) and a circuit breaker. Both take an injectable clock, so tests need no sleeps."""
+"""Shared by every thread that calls one service (the Hub, CivitAI): a sliding-window rate limit
+(with Retry-After pauses) and a circuit breaker. Both take an injectable clock, so tests need no
+sleeps, and the error they raise (`unavailable(reason, retry_after)`), so each service keeps its own."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from collections.abc import Callable
 from ..errors import HubUnavailableError
 
 Clock = Callable[[], float]
+Unavailable = Callable[..., Exception]     # (reason, retry_after=...) -> the service's error
 
 
 class SlidingWindowThrottle:
     """At most `limit` calls in any `window` seconds, across all threads."""
 
-    def __init__(self, limit: int, window: float = 60.0, clock: Clock = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
+    def __init__(self, limit: int, window: float = 60.0, clock: Clock = time.monotonic,
+                 unavailable: Unavailable = HubUnavailableError) -> None:
+        self.limit, self.window, self.clock, self.unavailable = limit, window, clock, unavailable
         self._calls: collections.deque[float] = collections.deque()
         self._paused_until = 0.0
         self._lock = threading.Lock()
@@ -40,7 +43,7 @@ class SlidingWindowThrottle:
         waited = 0.0
         while (d := self.delay()) > 0:
             if waited + d > max_wait or wait(d):
-                raise HubUnavailableError(f"throttled: next call allowed in {d:.0f} s", retry_after=d)
+                raise self.unavailable(f"throttled: next call allowed in {d:.0f} s", retry_after=d)
             waited += d
 
     def pause(self, seconds: float) -> None:
@@ -62,8 +65,9 @@ class CircuitBreaker:
     """After `threshold` failures in a row, refuse calls for `cooldown` seconds (doubling while
     the Hub keeps failing, up to an hour); one trial call then decides."""
 
-    def __init__(self, threshold: int = 5, cooldown: float = 300.0, clock: Clock = time.monotonic) -> None:
-        self.threshold, self.base_cooldown, self.clock = threshold, cooldown, clock
+    def __init__(self, threshold: int = 5, cooldown: float = 300.0, clock: Clock = time.monotonic,
+                 unavailable: Unavailable = HubUnavailableError) -> None:
+        self.threshold, self.base_cooldown, self.clock, self.unavailable = threshold, cooldown, clock, unavailable
         self._failures = 0
         self._open_until = 0.0
         self._cooldown = cooldown
@@ -72,7 +76,7 @@ class CircuitBreaker:
     def check(self) -> None:
         with self._lock:
             if self._failures >= self.threshold and self.clock() < self._open_until:
-                raise HubUnavailableError(f"circuit breaker open for {self._open_until - self.clock():.0f} s "
+                raise self.unavailable(f"circuit breaker open for {self._open_until - self.clock():.0f} s "
                                           f"after {self._failures} failures",
                                           retry_after=self._open_until - self.clock())
 

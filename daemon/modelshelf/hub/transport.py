@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 import httpx2
+from huggingface_hub.utils import set_client_factory
 
 from ..errors import HubUnavailableError
 
@@ -57,6 +58,15 @@ class StrictTransport(httpx2.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+def install_strict_transport(timeout: float) -> None:
+    """Make every huggingface_hub request go through StrictTransport (bounded timeouts).
+
+    huggingface_hub keeps one client factory for the whole process, so this is process-wide state:
+    the wiring (hub/wiring.py) installs it once, before it builds the client, rather than the
+    client doing it as a side effect of being constructed."""
+    set_client_factory(client_factory(timeout))
 
 
 def client_factory(timeout: float) -> Callable[[], httpx2.Client]:

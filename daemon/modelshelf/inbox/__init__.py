@@ -2,7 +2,7 @@
 
 from .arrival import Arrival, ArrivalTracker, CheckResult, EventKind, Incomplete, Signature
 from .ignore import DEFAULT_IGNORE, FAILED_FOLDER, IgnoreRules
-from .watcher import InboxWatcher, WatchSettings
+from .watcher import InboxWatcher
 
 __all__ = ["DEFAULT_IGNORE", "FAILED_FOLDER", "Arrival", "ArrivalTracker", "CheckResult", "EventKind",
-           "IgnoreRules", "Incomplete", "InboxWatcher", "Signature", "WatchSettings"]
+           "IgnoreRules", "Incomplete", "InboxWatcher", "Signature"]

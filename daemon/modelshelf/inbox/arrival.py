@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from .ignore import IgnoreRules
+from .in_progress import InProgress
 
 
 class EventKind(enum.StrEnum):
@@ -87,13 +88,14 @@ class _Candidate:
 
 class ArrivalTracker:
     def __init__(self, inbox: Path, *, quiet_seconds: float, incomplete_after: float,
-                 ignore: IgnoreRules) -> None:
+                 ignore: IgnoreRules, handed_out: InProgress | None = None) -> None:
         self.inbox = inbox
         self.quiet = quiet_seconds
         self.incomplete_after = incomplete_after
         self.ignore = ignore
         self._candidates: dict[Path, _Candidate] = {}
-        self._handed_out: set[Path] = set()
+        # Shared with the pipeline (and so with the next tracker after a reload).
+        self._handed_out = handed_out if handed_out is not None else InProgress()
 
     def top_level(self, path: Path) -> Path | None:
         """The inbox entry a path belongs to, or None if it is outside or ignored."""

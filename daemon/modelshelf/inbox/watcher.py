@@ -13,7 +13,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import (
@@ -34,9 +33,11 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from ..config import InboxConfig, Polling
 from ..fs.mounts import mount_of
 from .arrival import Arrival, ArrivalTracker, EventKind, Incomplete
 from .ignore import IgnoreRules
+from .in_progress import InProgress
 from .inspect import self_check, signature_of
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,6 @@ _KINDS: dict[type, EventKind] = {
     FileClosedNoWriteEvent: EventKind.CLOSED_NOWRITE, FileDeletedEvent: EventKind.DELETED,
     DirDeletedEvent: EventKind.DELETED,
 }
-
-
-@dataclass(frozen=True)
-class WatchSettings:
-    quiet_seconds: float
-    incomplete_seconds: float
-    rescan_seconds: float
-    ignore: IgnoreRules
-    polling: str = "auto"          # auto | always | never
-    poll_interval: float = 0.25
 
 
 class _Handler(FileSystemEventHandler):
@@ -77,15 +68,19 @@ class _Handler(FileSystemEventHandler):
 class InboxWatcher:
     """Owns the observers, the trackers and the poll thread for every inbox."""
 
-    def __init__(self, inboxes: tuple[Path, ...], settings: WatchSettings,
+    def __init__(self, inboxes: tuple[Path, ...], settings: InboxConfig,
                  on_arrival: Callable[[Arrival], None], on_incomplete: Callable[[Incomplete], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, in_progress: InProgress | None = None,
+                 poll_interval: float = 0.25) -> None:
         self.inboxes, self.settings, self.clock = inboxes, settings, clock
+        self.poll_interval = poll_interval
         self._on_arrival, self._on_incomplete = on_arrival, on_incomplete
         self._lock = threading.Lock()
+        ignore = IgnoreRules(settings.ignore)
         self._trackers = {inbox: ArrivalTracker(inbox, quiet_seconds=settings.quiet_seconds,
                                                 incomplete_after=settings.incomplete_seconds,
-                                                ignore=settings.ignore) for inbox in inboxes}
+                                                ignore=ignore, handed_out=in_progress)
+                          for inbox in inboxes}
         self._observers: list = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll_loop, name="inbox-poll", daemon=True)
@@ -102,8 +97,8 @@ class InboxWatcher:
 
     def _observer_for(self, inbox: Path):
         mount = mount_of(inbox)
-        polling = self.settings.polling == "always" or (
-            self.settings.polling == "auto" and mount is not None and mount.is_network)
+        polling = self.settings.polling is Polling.ALWAYS or (
+            self.settings.polling is Polling.AUTO and mount is not None and mount.is_network)
         if polling:
             log.info("watching %s by polling (%s sends no change events)", inbox,
                      mount.fstype if mount else "configured")
@@ -131,7 +126,7 @@ class InboxWatcher:
 
     def _poll_loop(self) -> None:
         next_rescan = self.clock() + self.settings.rescan_seconds
-        while not self._stop.wait(self.settings.poll_interval):
+        while not self._stop.wait(self.poll_interval):
             if self.clock() >= next_rescan:
                 self.rescan()
                 next_rescan = self.clock() + self.settings.rescan_seconds

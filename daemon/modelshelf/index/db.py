@@ -151,12 +151,16 @@ class ModelIndex(Database):
         return [_to_model(r) for r in rows]
 
     def search(self, text: str) -> list[IndexedModel]:
+        """Names, types, families and tags containing text; or, for 8+ hex digits in either case, a
+        SHA-256 prefix (AutoV2 is its first 10) of the model or of one of its files."""
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        hashed = text.lower() + "%" if len(text) >= 8 and _is_hex(text) else ""
         rows = self.query(
             "SELECT DISTINCT m.* FROM models m LEFT JOIN files f USING (model_id) WHERE "
             "m.cleaned_name LIKE ?1 ESCAPE '\\' OR m.official_name LIKE ?1 ESCAPE '\\' "
             "OR m.family LIKE ?1 ESCAPE '\\' OR m.model_type LIKE ?1 ESCAPE '\\' "
-            "OR m.tags LIKE ?1 ESCAPE '\\' OR f.name LIKE ?1 ESCAPE '\\' ORDER BY m.path", (like,))
+            "OR m.tags LIKE ?1 ESCAPE '\\' OR f.name LIKE ?1 ESCAPE '\\' "
+            "OR (?2 != '' AND (m.sha256 LIKE ?2 OR f.sha256 LIKE ?2)) ORDER BY m.path", (like, hashed))
         return [_to_model(r) for r in rows]
 
     def resolve(self, query: str) -> IndexedModel:

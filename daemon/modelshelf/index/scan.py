@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -118,10 +117,3 @@ def rebuild_index(library: Library, index: ModelIndex) -> ScanReport:
     index.checkpoint()
     return report
 
-
-def rebuild_summary(library: Library, index: ModelIndex) -> dict[str, object]:
-    """rebuild_index, timed, as the JSON-able summary that the CLI and the daemon both report."""
-    started = time.monotonic()
-    report = rebuild_index(library, index)
-    return {"models": len(report.records), "folders": report.folders_seen,
-            "warnings": [str(w) for w in report.warnings], "seconds": round(time.monotonic() - started, 3)}

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from ..config import ImportConfig, ImportMode
 from ..errors import ImportFailedError, ModelshelfError
 from ..fs.durable import fsync_dir
 from ..fs.linux import rename_noreplace
-from ..index.db import ModelIndex
+from ..index.writer import LibraryWriter
 from ..library.metadata import (
     METADATA_NAME,
     ClassificationRecord,
@@ -112,17 +112,22 @@ class _DuplicateFound(Exception):
 
 
 class Importer:
-    """Runs import jobs against one library and index. Thread-safe: the commit step is locked."""
+    """Runs import jobs against one library and index. Thread-safe: the commit step goes through
+    the library's one writer."""
 
-    def __init__(self, library: Library, index: ModelIndex, config: ImportConfig,
+    def __init__(self, writer: LibraryWriter, config: ImportConfig,
                  on_progress: ProgressListener | None = None,
                  cancel: threading.Event | None = None) -> None:
-        self.library, self.index, self.config = library, index, config
-        self.settings = settings_from_config(config)
+        self.writer = writer
+        self.library, self.index = writer.library, writer.index
+        self.configure(config)
         self._on_progress = on_progress
         self._cancel = cancel
-        self._commit_lock = threading.Lock()
         self._since_checkpoint = 0
+
+    def configure(self, config: ImportConfig) -> None:
+        """New [import] settings (a reload): jobs that start from now on use them."""
+        self.config, self.settings = config, settings_from_config(config)
 
     def run(self, job: ImportJob) -> ImportResult:
         """Import job.source; raise a ModelshelfError (source untouched) if it cannot be done."""
@@ -205,7 +210,7 @@ class Importer:
         method = next(iter(methods)) if len(methods) == 1 else TransferMethod.COPY
         for folder in sorted({(staged.payload / name).parent for name in arrived}, reverse=True):
             fsync_dir(folder)  # every new name, in subfolders too, is durable before the commit
-        with self._commit_lock:
+        with self.writer.exclusive():
             try:
                 existing = self.index.by_blake3(content_b3)
                 if existing is not None:
@@ -266,7 +271,7 @@ class Importer:
                    dup: _DuplicateFound, started: float) -> ImportResult:
         fate = None
         if job.mode is ImportMode.MOVE:  # the content is verified equal: the source can go
-            existing = self.library.root / dup.path
+            existing = self.library.folder(dup.path)
             fate = self._remove_sources(job, plan, arrived, existing, verify=False)
         log.info("%s is a duplicate of %s (%s): not stored again", job.source, dup.path, dup.model_id)
         return ImportResult(job.job_id, job.source, ImportOutcome.DUPLICATE, dup.model_id, dup.path,
@@ -277,12 +282,6 @@ class Importer:
         self._since_checkpoint += 1
         if self._since_checkpoint >= self.config.checkpoint_every:
             self.checkpoint()
-
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold off every commit (for a rebuild that must not miss an import)."""
-        with self._commit_lock:
-            yield
 
     def checkpoint(self) -> None:
         self.index.checkpoint()

@@ -1,6 +1,9 @@
-"""metadata.json, schema v1: the source of truth for one model. The index is rebuilt from these.
+"""metadata.json, schema v2: the source of truth for one model. The index is rebuilt from these.
 
-Unknown fields (written by a newer modelshelf, or by hand) are kept on rewrite.
+Unknown fields (written by a newer modelshelf, or by hand) are kept on rewrite. v1 files (before
+identification providers) are read as they are and written as v2 on their next rewrite: v2 adds
+`identification` (each provider's answer, see identify/merge.py), `family_source`, `preview` and
+the AutoV2 hash (the first 10 hex of the SHA-256, upper case, as A1111 and CivitAI show it).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 from ..errors import MetadataError
 from ..fs.durable import atomic_write_bytes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 METADATA_NAME = "metadata.json"
 
 
@@ -68,6 +72,9 @@ class ModelMetadata:
     last_lookup_attempt: str | None = None
     tags: tuple[str, ...] = ()
     details: Mapping[str, str] = field(default_factory=dict)
+    identification: Mapping[str, Any] | None = None       # provider -> its recorded answer (v2)
+    family_source: str = "local"                           # "local", "civitai", "local+civitai", ... (v2)
+    preview: str | None = None                             # "<stem>.preview.png" beside the model (v2)
     extra: Mapping[str, Any] = field(default_factory=dict)   # unknown fields, preserved
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,8 +84,12 @@ class ModelMetadata:
             if f.name in ("extra", "blake3", "sha256"):
                 continue
             data[f.name] = _plain(getattr(self, f.name))
-        data["hashes"] = {"blake3": self.blake3, "sha256": self.sha256}
+        data["hashes"] = {"blake3": self.blake3, "sha256": self.sha256, "autov2": self.autov2}
         return data
+
+    @property
+    def autov2(self) -> str:
+        return self.sha256[:10].upper()
 
     def replace(self, **changes: Any) -> ModelMetadata:
         return dataclasses.replace(self, **changes, updated_at=utc_now())
@@ -102,7 +113,7 @@ def metadata_from_dict(data: Any, path: Path) -> ModelMetadata:
     if not isinstance(data, dict):
         raise MetadataError(path, "not a JSON object")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise MetadataError(path, f"schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
     try:
         hashes = data["hashes"]
@@ -120,12 +131,20 @@ def metadata_from_dict(data: Any, path: Path) -> ModelMetadata:
             lookup_attempts=int(data.get("lookup_attempts", 0)),
             last_lookup_attempt=data.get("last_lookup_attempt"),
             tags=tuple(str(t) for t in data.get("tags", ())), details=dict(data.get("details") or {}),
+            identification=_mapping(data.get("identification")), family_source=str(data.get("family_source", "local")),
+            preview=data.get("preview"),
             extra={k: v for k, v in data.items() if k not in _KNOWN})
     except (KeyError, TypeError, ValueError) as e:
         raise MetadataError(path, f"missing or invalid field ({type(e).__name__}: {e})") from None
     if not files:
         raise MetadataError(path, "lists no files")
     return meta
+
+
+def _mapping(value: Any) -> Mapping[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError("identification is not an object")
+    return value
 
 
 def read_metadata(path: Path) -> ModelMetadata:

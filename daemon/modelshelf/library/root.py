@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import LibraryLockedError, LibraryOfflineError
 from ..fs.durable import atomic_write_bytes
 from ..fs.names import safe_name
+from ..fs.paths import real_within
 from .metadata import utc_now
 
 MARKER_NAME = ".modelshelf-library"
@@ -34,16 +35,16 @@ class Library:
     def model_dir(self, model_type: str, family: str, name: str) -> Path:
         return self.root / safe_name(model_type) / safe_name(family) / safe_name(name)
 
+    def folder(self, rel: str) -> Path:
+        """A model folder (or file) named relative to the root, as the index stores it."""
+        return self.root / rel
+
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
     def contains(self, path: Path) -> bool:
         """True if path (resolved) lies inside the library."""
-        try:
-            Path(os.path.realpath(path)).relative_to(os.path.realpath(self.root))
-        except ValueError:
-            return False
-        return True
+        return real_within(path, self.root)
 
 
 def open_library(root: Path, *, may_create: bool) -> Library:
@@ -52,6 +53,8 @@ def open_library(root: Path, *, may_create: bool) -> Library:
     marker = root / MARKER_NAME
     try:
         return Library(root, _read_marker(marker))
+    except LibraryOfflineError:
+        raise                     # a damaged marker: not the same as none (it is a FileNotFoundError too)
     except FileNotFoundError:
         pass
     if not root.exists() and not may_create:

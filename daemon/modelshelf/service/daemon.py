@@ -1,10 +1,13 @@
-"""The daemon: wires inbox → arrival → drive queue → importer → index → status, and runs the
-lifecycle. Signal handlers only set flags; the main thread does the work:
+"""The daemon: wiring and lifecycle. The import pipeline itself is in pipeline.py.
 
-  start: writer lock, recovery, status socket, workers, watcher (+ start-up scan), READY=1
-  loop:  STATUS= updates; SIGHUP reloads the inbox settings (RELOADING=1 … READY=1)
-  stop:  STOPPING=1, stop watching, finish running imports within drain_seconds, then cancel
-         the rest safely (their sources stay in the inbox), checkpoint, close.
+Signal handlers only set flags; the main thread does the work:
+
+  start:  writer lock, recovery, status socket, lookups, pipeline workers, watcher (+ start-up
+          scan), scheduler, READY=1
+  loop:   STATUS= updates; SIGHUP reloads the configuration (RELOADING=1 … READY=1)
+  stop:   STOPPING=1, stop watching, let running imports finish within drain_seconds (a second
+          SIGTERM or SIGINT cuts that short), cancel the rest safely (their sources stay in the
+          inbox), checkpoint, close, restore the signal handlers.
 """
 
 from __future__ import annotations
@@ -14,188 +17,130 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import Config, ImportMode, load_config
-from ..drives import DriveDetector, DriveQueues
-from ..errors import ModelshelfError
-from ..hub import LookupWorker
-from ..hub.setup import build_hub_client
-from ..inbox import Arrival, IgnoreRules, InboxWatcher, Incomplete, WatchSettings
-from ..inbox.failed import changed_under_import, move_to_failed, waits_for_library
-from ..ingest import ImportJob, find_importables, recover_retired
+from ..errors import IncompleteDownloadError, ModelshelfError
+from ..identify.wiring import build_lookup_worker
+from ..identify.worker import LookupWorker
+from ..inbox import Arrival, InboxWatcher, Incomplete
+from ..inbox.failed import move_to_failed
+from ..ingest import ImportJob, recover_retired
 from ..shelf import Shelf
 from .methods import build_methods
 from .notify import Notifier, WatchdogPinger, watchdog_interval
+from .pipeline import ImportPipeline
+from .reload import plan_reload
 from .rpc import RpcServer
 from .scheduler import build_scheduler
 from .status import State, StatusBoard
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DaemonJob:
-    job: ImportJob
-    inbox: Path | None      # None: asked for over the socket, not dropped in an inbox
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.notifier = Notifier()
-        self.cancel = threading.Event()
         self._wake = threading.Event()
         self._signals: list[int] = []
         self.shelf = Shelf(config, writer=True, purpose="daemon")
         self.board = StatusBoard(self.shelf.index.count())
-        self.importer = self.shelf.importer(on_progress=self.board.progress, cancel=self.cancel)
-        self.drives = DriveDetector(config.drives.ssd, config.drives.hdd)
-        self.queues: DriveQueues[DaemonJob] = DriveQueues(self._run, workers=config.drives.workers)
+        self.pipeline = ImportPipeline(self.shelf, self.board, config, threading.Event(),
+                                       on_done=self._on_done, on_imported=self._on_imported,
+                                       wake=self._wake.set)
         self.watcher = self._make_watcher(config)
-        self.linker = self.shelf.linker()
-        self._known_installs = {str(i.root) for i in self.linker.installs()}
-        self.hub = build_hub_client(config)
-        self.lookups = LookupWorker(self.hub, self.shelf.library, self.shelf.index)
+        self._known_installs = {str(i.root) for i in self.pipeline.linker.installs()}
+        self.lookups = self._make_lookups(config)
         self.rpc = RpcServer(config.service.socket, build_methods(self))
         self.scheduler = build_scheduler(self.checkpoint, periodic={
-            "hub-lookups": (self.lookups.submit_pending, config.hub.retry_minutes * 60),
+            "hub-lookups": (lambda: self.lookups.submit_pending(), config.hub.retry_minutes * 60),
             "app-installs": (self.sync_new_installs, config.inbox.rescan_seconds)})
         interval = watchdog_interval()
         self.pinger = WatchdogPinger(self.notifier, interval, self.healthy) if interval else None
 
     def _make_watcher(self, config: Config) -> InboxWatcher:
-        settings = WatchSettings(quiet_seconds=config.inbox.quiet_seconds,
-                                 incomplete_seconds=config.inbox.incomplete_seconds,
-                                 rescan_seconds=config.inbox.rescan_seconds,
-                                 ignore=IgnoreRules(config.inbox.ignore), polling=config.inbox.polling.value)
-        return InboxWatcher(config.paths.inboxes, settings, self._on_arrival, self._on_incomplete)
+        return InboxWatcher(config.paths.inboxes, config.inbox, self._on_arrival, self._on_incomplete,
+                            in_progress=self.pipeline.in_progress)
 
-    # -- the pipeline ----------------------------------------------------------------------------
+    def _make_lookups(self, config: Config) -> LookupWorker:
+        return build_lookup_worker(config, self.shelf.writer)
+
+    # -- what the watcher and the pipeline report -----------------------------------------------
     def _on_arrival(self, arrival: Arrival) -> None:
         log.info("arrived: %s (%d bytes, after %.1f s)", arrival.path, arrival.size, arrival.waited)
-        self.submit(ImportJob(arrival.path, ImportMode.MOVE), arrival.inbox)
+        try:
+            self.pipeline.submit(ImportJob(arrival.path, ImportMode.MOVE), arrival.inbox)
+        except ModelshelfError as e:     # stopping: it stays in the inbox for the next start
+            log.info("not importing %s now: %s", arrival.path, e)
+            self.watcher.done(arrival.path)
 
     def _on_incomplete(self, item: Incomplete) -> None:
         log.warning("incomplete: %s stopped growing before it was complete (%s); moved to failed/",
                     item.path, item.reason)
         try:
-            move_to_failed(item.path, item.inbox, f"not importing {item.path.name}: {item.reason}")
+            move_to_failed(item.path, item.inbox, IncompleteDownloadError(item.path, item.reason))
         except OSError as e:
             log.error("could not move %s to failed/: %s", item.path, e.strerror)
         self.board.last_error = f"{item.path.name}: {item.reason}"
         self.watcher.done(item.path)
 
-    def submit(self, job: ImportJob, inbox: Path | None) -> str:
-        drives = (self.drives.drive_of(job.source), self.drives.drive_of(self.shelf.library.root))
-        self.board.queued(job.job_id, job.source)
-        self.queues.submit(DaemonJob(job, inbox), drives)
-        self._wake.set()
-        return job.job_id
+    def _on_done(self, path: Path, again: bool) -> None:
+        self.watcher.done(path, again)      # the watcher of now: a reload may have replaced it
 
+    def _on_imported(self, model_id: str) -> None:
+        self.lookups.submit(model_id)
+
+    # -- what the socket methods ask for (service/methods.py's Control) ---------------------------
     def submit_paths(self, paths: list[str], mode: ImportMode) -> list[str]:
-        return [self.submit(ImportJob(source, mode), None)
-                for p in paths for source in (find_importables(Path(p)) or [Path(p)])]
+        return self.pipeline.submit_paths(paths, mode)
 
-    def _run(self, item: DaemonJob) -> None:
-        job = item.job
-        self.board.started(job.job_id)
-        self._wake.set()
-        again = False      # offer what is at the source's name again now: it changed under the import
-        try:
-            result = self.importer.run(job)
-        except ModelshelfError as e:
-            again = self._failed(item, e)
-        except Exception as e:  # a bug: report it, keep the source where it is, keep serving
-            log.exception("internal error importing %s", job.source)
-            self.board.finished(job.job_id, error=f"internal error ({type(e).__name__}: {e}); the source was "
-                                "left in place; please report this")
-        else:
-            self.board.finished(job.job_id, result)
-            if result.outcome == "imported":
-                self.link(result.model_id)
-                self.lookups.submit(result.model_id)   # after the import: it never waits for the network
-            again = result.source_changed            # put back by retire.py: it arrives again
-        finally:
-            if item.inbox is not None:
-                self.watcher.done(job.source, again)
-            pending, running = self.queues.snapshot()
-            if not pending and len(running) <= 1:
-                self.checkpoint()  # the end of a batch
-            self._wake.set()
+    def rescan(self) -> int:
+        return self.watcher.rescan()
 
-    def _failed(self, item: DaemonJob, error: ModelshelfError) -> bool:
-        """Report a failed import; True if the source stays to be offered again at once."""
-        if self.cancel.is_set():  # shutting down: the source stays in the inbox for next time
-            log.warning("import of %s stopped by shutdown; it will be retried at start-up", item.job.source)
-            self.board.finished(item.job.job_id, error="stopped by shutdown")
-            return False
-        stays = self._why_it_stays(item, error)
-        if stays:
-            log.error("%s; %s", error, stays)
-            self.board.finished(item.job.job_id, error=f"{error}; {stays}")
-            return changed_under_import(error)
-        log.error("%s", error)
-        if item.inbox is not None and os.path.lexists(item.job.source):
-            try:
-                where = move_to_failed(item.job.source, item.inbox, error)
-                log.info("moved %s to %s", item.job.source, where)
-            except OSError as e:
-                log.error("could not move %s to failed/: %s", item.job.source, e.strerror)
-        self.board.finished(item.job.job_id, error=str(error))  # after the move: what it reports is done
-        return False
+    def hub_state(self) -> dict[str, Any]:
+        return self.lookups.status()
 
-    def _why_it_stays(self, item: DaemonJob, error: ModelshelfError) -> str | None:
-        """Not the file's fault: it stays in the inbox instead of going to failed/."""
-        if item.inbox is None:
-            return None
-        if waits_for_library(error, self.shelf.library.root, self.config.paths.state_dir):
-            return (f"it stays in the inbox and is retried at the next rescan (within "
-                    f"{self.config.inbox.rescan_seconds:.0f} s, or now with `modelshelf rescan`)")
-        if changed_under_import(error) and os.path.lexists(item.job.source):
-            return "it stays in the inbox and is imported again once it has settled"
-        return None
+    def retry_lookups(self) -> int:
+        return self.lookups.submit_pending(force=True)
 
-    def link(self, model_id: str) -> None:
-        """The incremental sync: this model only, into every install."""
-        model = self.shelf.index.get(model_id)
-        if model is None:
-            return
-        with self.importer.exclusive():   # the registry has one writer at a time, like the index
-            results = self.linker.sync_model(model)
-        made = sum(r.status == "created" for r in results)
-        if made:
-            log.info("linked %s into %d places", model.path, made)
+    def identify_now(self, model_ids: list[str]) -> list[dict[str, Any]]:
+        """Look these models up now (the worker's round lock keeps it one round at a time)."""
+        outcomes = self.lookups.lookup_many(model_ids)
+        return [self.lookups.report(m) | {"outcome": str(o)} for m, o in outcomes.items()]
 
     def sync_new_installs(self) -> int:
         """An app install that appeared since the last look gets every model linked."""
-        installs = self.linker.installs()
+        linker = self.pipeline.linker
+        installs = linker.installs()
         new = [i for i in installs if str(i.root) not in self._known_installs]
         self._known_installs = {str(i.root) for i in installs}
         if new:
             log.info("new app installs: %s; linking the library into them", ", ".join(str(i.root) for i in new))
-            with self.importer.exclusive():
-                self.linker.sync_all(new)
+            with self.shelf.writer.exclusive():
+                linker.sync_all(new)
         return len(new)
 
-    def checkpoint(self) -> dict[str, int]:
-        pages, moved = self.shelf.index.checkpoint()
-        return {"wal_pages": pages, "checkpointed": moved}
+    def checkpoint(self) -> tuple[int, int]:
+        return self.shelf.index.checkpoint()
 
     def healthy(self) -> bool:
-        return self.queues.alive() and self.watcher.alive() and self.rpc.alive()
+        return self.pipeline.queues.alive() and self.watcher.alive() and self.rpc.alive()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def run(self) -> int:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in (*_STOP_SIGNALS, signal.SIGHUP)}
         try:
             self._start()
             self._loop()
         finally:
-            self._stop()
+            try:
+                self._stop()
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
         return 0
 
     def _on_signal(self, signum: int, frame: Any) -> None:
@@ -210,7 +155,7 @@ class Daemon:
         self.rpc.start()
         self.lookups.start()
         self.lookups.submit_pending()       # what was still pending when the daemon last stopped
-        self.queues.start()
+        self.pipeline.start()
         self.watcher.start()          # includes the start-up scan
         self.scheduler.start()
         if self.pinger:
@@ -234,7 +179,7 @@ class Daemon:
                     log.info("received %s: stopping", signal.Signals(signum).name)
                     return
             self.board.inbox_waiting = self.watcher.pending()
-            self.board.set_state(State.IMPORTING if self.queues.snapshot()[1] else State.IDLE)
+            self.board.set_state(State.IMPORTING if self.pipeline.busy() else State.IDLE)
             line = self.board.status_line()
             if line != last:
                 self.notifier.send(STATUS=line)
@@ -244,34 +189,41 @@ class Daemon:
         self.notifier.send(RELOADING=1, MONOTONIC_USEC=time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)
         self.board.set_state(State.RELOADING)
         try:
-            config = load_config(self.config.source)
+            self._apply(load_config(self.config.source))
         except ModelshelfError as e:
             log.error("reload refused, keeping the running configuration: %s", e)
-        else:
-            if (config.paths.library, config.paths.state_dir, config.service.socket) != (
-                    self.config.paths.library, self.config.paths.state_dir, self.config.service.socket):
-                log.warning("library, state_dir and socket changes take effect at the next restart")
-            self.watcher.stop()
-            self.config = config
-            self.watcher = self._make_watcher(config)
-            self.watcher.start()
-            log.info("configuration reloaded from %s", config.source or "defaults")
         self.board.set_state(State.IDLE)
         self.notifier.send(READY=1, STATUS=self.board.status_line())
+
+    def _apply(self, loaded: Config) -> None:
+        """Apply a re-read config: everything but what the daemon is built around (RESTART_KEYS)."""
+        change = plan_reload(self.config, loaded)
+        if change.need_restart:
+            log.warning("%s changed: %s at the next restart", ", ".join(change.need_restart),
+                        "it takes effect" if len(change.need_restart) == 1 else "they take effect")
+        config = self.config = self.shelf.config = change.config
+        self.watcher.stop()             # the in-progress set stays with the pipeline
+        self.watcher = self._make_watcher(config)
+        self.watcher.start()
+        self.pipeline.configure(config, self.shelf.linker())
+        if change.touches("hub") or change.touches("civitai") or change.touches("identify"):
+            old, self.lookups = self.lookups, self._make_lookups(config)
+            old.stop()
+            old.close()
+            self.lookups.start()
+            self.lookups.submit_pending()
+        self.scheduler.reschedule_job("hub-lookups", trigger="interval", seconds=config.hub.retry_minutes * 60)
+        self.scheduler.reschedule_job("app-installs", trigger="interval", seconds=config.inbox.rescan_seconds)
+        if change.touches("apps"):
+            self.sync_new_installs()    # a new install is synced in full once; a removed one is left alone
+        log.info("configuration reloaded from %s%s", config.source or "defaults",
+                 f"; applied {', '.join(change.applied)}" if change.applied else "; nothing changed")
 
     def _stop(self) -> None:
         self.board.set_state(State.STOPPING)
         self.notifier.send(STOPPING=1, STATUS=self.board.status_line())
         self.watcher.stop()
-        running = len(self.board.jobs()["running"])
-        if running:
-            log.info("stopping: letting %d running import%s finish (up to %.0f s)", running,
-                     "" if running == 1 else "s", self.config.service.drain_seconds)
-        if not self.queues.stop(self.config.service.drain_seconds):
-            log.warning("imports still running after %.0f s: cancelling them (sources stay in place)",
-                        self.config.service.drain_seconds)
-            self.cancel.set()
-            self.queues.join()
+        self._drain()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.lookups.stop()
@@ -281,8 +233,26 @@ class Daemon:
             self.checkpoint()
         finally:
             self.rpc.stop()
-            self.hub.cache.close()
+            self.lookups.close()
             self.shelf.close()
             self.notifier.close()
         log.info("modelshelf daemon stopped")
 
+    def _drain(self) -> None:
+        """Let running imports finish within drain_seconds; a second stop signal ends that at once."""
+        running = len(self.board.jobs()["running"])
+        drain = self.config.service.drain_seconds
+        if running:
+            log.info("stopping: letting %d running import%s finish (up to %.0f s; stop again to cancel now)",
+                     running, "" if running == 1 else "s", drain)
+        deadline = time.monotonic() + drain
+        while not self.pipeline.drain(min(0.2, max(0.0, deadline - time.monotonic()))):
+            if any(s in _STOP_SIGNALS for s in self._signals):
+                log.warning("stopped again: cancelling the running imports now (sources stay in place)")
+                break
+            if time.monotonic() >= deadline:
+                log.warning("imports still running after %.0f s: cancelling them (sources stay in place)", drain)
+                break
+        else:
+            return
+        self.pipeline.abandon()

@@ -1,20 +1,36 @@
-"""The status socket's methods: thin adapters from JSON params to the daemon's parts."""
+"""The status socket's methods: thin adapters from JSON params to the daemon's parts.
+
+They depend on `Control`, the narrow face of the daemon they need, not on the daemon itself."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import psutil
 
+from .. import actions
+from ..actions import Report
 from ..adopt import adopt_in_daemon
-from ..config import ImportMode
-from ..index import rebuild_summary
-from ..links import actions
+from ..config import Config, ImportMode
+from ..shelf import Shelf
 from .rpc import INVALID_PARAMS, Method, RpcError
+from .status import StatusBoard
 
-if TYPE_CHECKING:
-    from .daemon import Daemon
+
+class Control(Protocol):
+    """What the socket may see and ask of the running daemon."""
+
+    config: Config
+    shelf: Shelf
+    board: StatusBoard
+
+    def submit_paths(self, paths: list[str], mode: ImportMode) -> list[str]: ...
+    def rescan(self) -> int: ...
+    def hub_state(self) -> dict[str, Any]: ...
+    def retry_lookups(self) -> int: ...
+    def identify_now(self, model_ids: list[str]) -> list[dict[str, Any]]: ...
 
 
 _REQUIRED = object()
@@ -29,24 +45,15 @@ def _param(params: dict[str, Any], name: str, kind: type, default: Any = _REQUIR
     return value
 
 
-def _counted(daemon: Daemon, result: dict[str, Any]) -> dict[str, Any]:
-    daemon.board.model_count = daemon.shelf.index.count()
-    return result
-
-
-def build_methods(daemon: Daemon) -> dict[str, Method]:
+def build_methods(daemon: Control) -> dict[str, Method]:
     index = daemon.shelf.index
-
     process = psutil.Process()
 
     def status(params: dict[str, Any]) -> dict[str, Any]:
-        hub = daemon.hub.state() | {"pending": daemon.lookups.pending()}
-        return daemon.board.snapshot() | {"hub": hub, "rss_mb": round(process.memory_info().rss / 1e6, 1),
+        return daemon.board.snapshot() | {
+            "hub": daemon.hub_state(), "rss_mb": round(process.memory_info().rss / 1e6, 1),
             "library": str(daemon.shelf.library.root), "index": str(index.path),
             "inboxes": [str(p) for p in daemon.config.paths.inboxes], "socket": str(daemon.config.service.socket)}
-
-    def jobs(params: dict[str, Any]) -> dict[str, Any]:
-        return daemon.board.jobs()
 
     def models(params: dict[str, Any]) -> list[dict[str, Any]]:
         kind = params.get("type")
@@ -56,11 +63,12 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
         found = index.resolve(_param(params, "id", str))
         return {"model": dataclasses.asdict(found), "files": [dict(f) for f in index.files(found.model_id)]}
 
-    def checkpoint(params: dict[str, Any]) -> dict[str, int]:
-        return daemon.checkpoint()
-
-    def rescan(params: dict[str, Any]) -> dict[str, int]:
-        return {"entries_seen": daemon.watcher.rescan()}
+    def identify(params: dict[str, Any]) -> dict[str, Any]:
+        queries = _param(params, "models", list, [])
+        if not all(isinstance(q, str) for q in queries):
+            raise RpcError(INVALID_PARAMS, "param 'models' must be a list of ids, names or hashes")
+        from ..identify.wiring import chosen_models
+        return {"models": daemon.identify_now(chosen_models(index, queries, bool(params.get("all"))))}
 
     def import_(params: dict[str, Any]) -> dict[str, Any]:
         paths = _param(params, "paths", list)
@@ -71,29 +79,30 @@ def build_methods(daemon: Daemon) -> dict[str, Method]:
             raise RpcError(INVALID_PARAMS, "param 'paths' must be a list of paths")
         return {"job_ids": daemon.submit_paths(paths, ImportMode(mode))}
 
-    def rebuild(params: dict[str, Any]) -> dict[str, Any]:
-        with daemon.importer.exclusive():  # no import commits between the scan and the swap
-            summary = rebuild_summary(daemon.shelf.library, index)
-        daemon.board.model_count = index.count()
-        return summary | {"by": "daemon"}
-
-    def retry_lookups(params: dict[str, Any]) -> dict[str, int]:
-        return {"queued": daemon.lookups.submit_pending(force=True)}
-
-    def locked(action):
-        def method(params: dict[str, Any]) -> Any:
-            with daemon.importer.exclusive():   # no import commits while links or files change
-                return action(params)
+    def action(run: Callable[[dict[str, Any]], Report], recount: bool = False) -> Method:
+        """A maintenance action (it takes the library writer itself) as a socket method."""
+        def method(params: dict[str, Any]) -> dict[str, Any]:
+            result = run(params).as_json()
+            if recount:
+                daemon.board.model_count = index.count()
+            return result
         return method
 
-    link_methods = {
-        "sync": locked(lambda p: actions.sync(daemon.shelf, p.get("model"))),
-        "health": locked(lambda p: actions.health(daemon.shelf, bool(p.get("fix")), bool(p.get("dry_run")))),
-        "delete": locked(lambda p: _counted(daemon, actions.delete(daemon.shelf, _param(p, "model", str)))),
-        "relocate": locked(lambda p: actions.relocate_drive(daemon.shelf, _param(p, "old", str),
-                                                            _param(p, "new", str))),
+    shelf = daemon.shelf
+    return {
+        "status": status,
+        "jobs": lambda p: daemon.board.jobs(),
+        "models": models,
+        "model": model,
+        "rescan": lambda p: {"entries_seen": daemon.rescan()},
+        "import": import_,
+        "retry-lookups": lambda p: {"queued": daemon.retry_lookups()},
+        "identify": identify,
+        "checkpoint": action(lambda p: actions.checkpoint(shelf)),
+        "rebuild-index": lambda p: action(lambda p: actions.rebuild(shelf), recount=True)(p) | {"by": "daemon"},
+        "sync": action(lambda p: actions.sync(shelf, p.get("model"))),
+        "health": action(lambda p: actions.health(shelf, bool(p.get("fix")), bool(p.get("dry_run")))),
+        "delete": action(lambda p: actions.delete(shelf, _param(p, "model", str)), recount=True),
+        "relocate": action(lambda p: actions.relocate_drive(shelf, _param(p, "old", str), _param(p, "new", str))),
+        "adopt": lambda p: adopt_in_daemon(shelf, p, daemon.board),
     }
-    link_methods["adopt"] = lambda p: _counted(daemon, adopt_in_daemon(daemon.shelf, p, daemon.board, daemon.importer,
-                                                                     daemon.cancel))
-    return link_methods | {"status": status, "jobs": jobs, "models": models, "model": model, "checkpoint": checkpoint,
-            "rescan": rescan, "import": import_, "rebuild-index": rebuild, "retry-lookups": retry_lookups}

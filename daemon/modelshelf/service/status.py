@@ -22,11 +22,19 @@ class State(enum.StrEnum):
     STOPPING = "stopping"
 
 
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    IMPORTED = "imported"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+
+
 @dataclass
 class JobView:
     job_id: str
     source: str
-    state: str = "queued"          # queued | running | imported | duplicate | failed
+    state: JobState = JobState.QUEUED
     phase: str = ""
     done_bytes: int = 0
     total_bytes: int = 0
@@ -63,10 +71,15 @@ class StatusBoard:
         with self._lock:
             self._jobs[job_id] = JobView(job_id, str(source))
 
+    def forget(self, job_id: str) -> None:
+        """A queued job that was never taken (the daemon was stopping)."""
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
     def started(self, job_id: str) -> None:
         with self._lock:
             job = self._jobs[job_id]
-            job.state, job.started_at = "running", time.time()
+            job.state, job.started_at = JobState.RUNNING, time.time()
 
     def progress(self, p: ImportProgress) -> None:
         with self._lock:
@@ -82,12 +95,12 @@ class StatusBoard:
             job = self._jobs.pop(job_id)
             job.finished_at = time.time()
             if result is not None:
-                job.state, job.model_id, job.path = result.outcome.value, result.model_id, result.path
+                job.state, job.model_id, job.path = JobState(result.outcome.value), result.model_id, result.path
                 job.done_bytes = job.total_bytes = result.size_bytes
-                if result.outcome == "imported":
+                if job.state is JobState.IMPORTED:
                     self.model_count += 1
             else:
-                job.state, job.error = "failed", error
+                job.state, job.error = JobState.FAILED, error
                 self.last_error = error
             self._counts[job.state] += 1
             self._finished.append(job)
@@ -95,14 +108,14 @@ class StatusBoard:
     def jobs(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
             running = [asdict(j) | {"percent": round(j.percent, 1)} for j in self._jobs.values()
-                       if j.state == "running"]
-            queued = [asdict(j) for j in self._jobs.values() if j.state == "queued"]
+                       if j.state is JobState.RUNNING]
+            queued = [asdict(j) for j in self._jobs.values() if j.state is JobState.QUEUED]
             recent = [asdict(j) for j in reversed(self._finished)]
         return {"running": running, "queued": queued, "recent": recent}
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            running = [j for j in self._jobs.values() if j.state == "running"]
+            running = [j for j in self._jobs.values() if j.state is JobState.RUNNING]
             return {"state": self.state.value, "models": self.model_count,
                     "running": [asdict(j) | {"percent": round(j.percent, 1)} for j in running],
                     "queued": len(self._jobs) - len(running),
@@ -117,7 +130,7 @@ class StatusBoard:
     def _line(self) -> str:
         """`importing sdxl.safetensors 41% 612 MB/s · 2 queued` / `idle · 312 models · inbox empty`.
         Called with the lock held, on every status tick: reads the jobs, copies nothing."""
-        running = [j for j in self._jobs.values() if j.state == "running"]
+        running = [j for j in self._jobs.values() if j.state is JobState.RUNNING]
         queued = len(self._jobs) - len(running)
         if running:
             parts = [f"importing {Path(j.source).name} {j.percent:.0f}% {j.mb_per_s:.0f} MB/s" for j in running]

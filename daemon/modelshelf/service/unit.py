@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..config import AppConfig, Config
 from ..fs.durable import atomic_write_bytes
+from ..fs.paths import is_within
 from ..links.apps import discover_installs, fixed_root
 
 UNIT_NAME = "modelshelf.service"
@@ -136,7 +137,7 @@ def _escape(path: Path) -> str:
     """systemd paths: home-relative as %h (portable between users), spaces escaped."""
     text = str(path)
     home = str(Path.home())
-    if text == home or text.startswith(home + "/"):
+    if is_within(text, home):
         text = "%h" + text[len(home):]
     return text.replace("\\", "\\\\").replace(" ", "\\x20")
 
