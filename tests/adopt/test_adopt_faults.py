@@ -17,7 +17,7 @@ from modelshelf.library.root import MARKER_NAME
 from modelshelf.shelf import Shelf
 
 from ..models import write_big_safetensors
-from ..mounts import tmpfs
+from ..mounts import loop_fs, tmpfs
 from .conftest import adopt_config, comfy, sha256, snapshot
 
 
@@ -45,6 +45,27 @@ def test_an_install_on_another_filesystem_is_copied_verified_and_absolutely_link
         assert result.added >= os.stat(library_file).st_blocks * 512  # and the library holds the copy
         [record] = shelf.registry.all()
         assert record.external and record.kind == "absolute_symlink"
+
+
+def test_on_ntfs_the_library_and_the_app_share_inodes_by_hardlinks(tmp_path: Path) -> None:
+    """Library and install on one NTFS drive (Windows cannot follow Linux symlinks): the app's
+    link kind is a hardlink. The first copy simply becomes a library name of its own inode; a
+    duplicate is replaced by a hardlink to it in one rename, and its blocks are given back."""
+    with loop_fs("ntfs", tmp_path, tmp_path / "ntfs") as ntfs, \
+            Shelf(adopt_config(tmp_path, library=ntfs / "library"), writer=True) as shelf:
+        a, b = comfy(ntfs / "ComfyUI"), comfy(ntfs / "ComfyUI-old")
+        first = write_big_safetensors(a / "models/loras/mine.safetensors", 2, seed=24)
+        second = b / "models/loras/mine.safetensors"
+        shutil.copyfile(first, second)
+        digest, blocks = sha256(first), os.stat(second).st_blocks * 512
+        report = adopt(shelf, [str(a), str(b)])
+        assert [(r.outcome, r.kind) for r in report.results] == [(Outcome.ADOPTED, "hardlink"),
+                                                                 (Outcome.LINKED, "hardlink")]
+        library_file = shelf.library.root / report.results[0].library_file
+        for app in (first, second):
+            assert not app.is_symlink() and os.path.samefile(app, library_file) and sha256(app) == digest
+        assert os.stat(library_file).st_nlink == 3 and report.freed == blocks
+        assert {r.kind for r in shelf.registry.all()} == {"hardlink"}
 
 
 def test_not_enough_space_for_a_copy_is_found_first_and_nothing_changes(tmp_path: Path) -> None:
