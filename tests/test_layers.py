@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("inbox",),
     ("hub", "links"),
     ("identify",),
+    ("adopt",),
     ("shelf", "verify"),
     ("actions",),
     ("service",),

@@ -6,6 +6,7 @@ import functools
 import logging
 import threading
 
+from .adopt import recover_adoptions
 from .config import Config
 from .index import ModelIndex, rebuild_index
 from .index.writer import LibraryWriter
@@ -41,6 +42,7 @@ class Shelf:
                 self.writer.recover()      # placed or rewritten, not yet committed
                 for problem in report.problems:
                     log.error("%s", problem)
+                recover_adoptions(self)           # after the index holds every placed model
         except BaseException:
             self.close()
             raise

@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "machine")
     p.add_argument("action", nargs="?", choices=["discover"], help="discover: look in the usual places")
     p.add_argument("--add", action="store_true", help="with discover: add what was found to the config file")
+    p = command("adopt", commands.cmd_adopt, "bring the models already in app installs into the library, "
+                "leaving links in their place")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="an install or any folder of models "
+                   "(default: every configured app install)")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     command("daemon", commands.cmd_daemon, "run the service (systemd runs this)", json=False)
     command("status", commands.cmd_status, "what the daemon is doing")
     command("jobs", commands.cmd_jobs, "the daemon's running, queued and recent imports")

@@ -248,3 +248,18 @@ def cmd_apps(args: argparse.Namespace, config: Config) -> int:
         views = apps_overview(shelf.library.root, shelf.registry, config.apps)
     print(render.to_json(views) if args.json else render.apps_table(views))
     return 1 if any(v.problems for v in views) else 0
+
+
+def cmd_adopt(args: argparse.Namespace, config: Config) -> int:
+    from ..adopt import adopt, as_import_progress, lines
+    paths = [os.path.abspath(p) for p in args.paths]
+    result = remote.try_ask(config, "adopt", {"paths": paths, "dry_run": args.dry_run}, timeout=None)
+    if result is None:  # no daemon: adopt here, holding the writer lock (a dry run reads only)
+        progress = ProgressLine()
+        with Shelf(config, writer=not args.dry_run, purpose="adopt") as shelf:
+            report = adopt(shelf, paths, dry_run=args.dry_run, on_progress=as_import_progress("adopt", progress))
+        progress.clear()
+        result = report.as_json()
+    print(render.to_json(result) if args.json else "\n".join(lines(result)))
+    return 1 if any(f["outcome"] == "skipped" for f in result.get("files", [])) else 0
+

@@ -19,8 +19,9 @@ class DaemonNotRunning(ModelshelfError):
                          "with `systemctl --user start modelshelf` or `modelshelf daemon`")
 
 
-def ask(config: Config, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
-    """Call the daemon; DaemonNotRunning if nothing listens, ModelshelfError for its errors."""
+def ask(config: Config, method: str, params: dict[str, Any] | None = None, timeout: float | None = 10.0) -> Any:
+    """Call the daemon; DaemonNotRunning if nothing listens, ModelshelfError for its errors.
+    timeout=None waits for a long action (adopt) however long it takes."""
     try:
         return call(config.service.socket, method, params, timeout)
     except (FileNotFoundError, ConnectionRefusedError):
@@ -32,7 +33,7 @@ def ask(config: Config, method: str, params: dict[str, Any] | None = None, timeo
 
 
 def try_ask(config: Config, method: str, params: dict[str, Any] | None = None,
-            timeout: float = 10.0) -> Any | None:
+            timeout: float | None = 10.0) -> Any | None:
     """Like ask, but None when no daemon runs (the caller then works on the library itself)."""
     try:
         return ask(config, method, params, timeout)

@@ -154,6 +154,13 @@ class Importer:
         staged.discard()
         return result
 
+    def commit_staged(self, job: ImportJob, plan: ImportPlan, staged: StagedJob,
+                      arrived: dict[str, Transferred]) -> ImportResult:
+        """Commit files another caller brought into staging and hashed (adoption): metadata,
+        one rename into place, the index; or a DUPLICATE result naming the existing model. The
+        caller owns the staged job (discards it) and the sources (job.mode COPY: never removed)."""
+        return self._commit(job, plan, staged, arrived, time.monotonic())
+
     # -- transfer ----------------------------------------------------------------------------
     def _transfer(self, job: ImportJob, plan: ImportPlan, staged: StagedJob) -> dict[str, Transferred]:
         done = 0

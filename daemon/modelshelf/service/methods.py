@@ -12,6 +12,7 @@ import psutil
 
 from .. import actions
 from ..actions import Report
+from ..adopt import adopt_in_daemon
 from ..config import Config, ImportMode
 from ..shelf import Shelf
 from .rpc import INVALID_PARAMS, Method, RpcError
@@ -103,4 +104,5 @@ def build_methods(daemon: Control) -> dict[str, Method]:
         "health": action(lambda p: actions.health(shelf, bool(p.get("fix")), bool(p.get("dry_run")))),
         "delete": action(lambda p: actions.delete(shelf, _param(p, "model", str)), recount=True),
         "relocate": action(lambda p: actions.relocate_drive(shelf, _param(p, "old", str), _param(p, "new", str))),
+        "adopt": lambda p: adopt_in_daemon(shelf, p, daemon.board),
     }
