@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.links import actions
+from modelshelf import actions
 from modelshelf.shelf import Shelf
 
 from ..mounts import tmpfs
@@ -37,12 +37,12 @@ def test_health_finds_and_fixes_what_a_user_broke(kind: str, tmp_path: Path) -> 
             replaced.write_bytes(b"mine now")                # ... and put their own file in another's place
         stray = deleted.parent / "by-hand.safetensors"        # and linked a library file by hand
         stray.symlink_to(library_file)
-        report = actions.health(shelf)
+        report = actions.health(shelf).as_json()
         assert ("broken", str(deleted)) in problems(report)
         assert ("orphaned", str(stray)) in problems(report)
         if replaced != deleted:
             assert ("mismatched", str(replaced)) in problems(report)
-        fixed = actions.health(shelf, fix=True)
+        fixed = actions.health(shelf, fix=True).as_json()
         assert all(f["done"] for f in fixed["fixed"]) and fixed["status_after"] == "healthy"
         assert deleted.is_symlink() and os.path.realpath(deleted) == str(library_file)     # recreated
         if replaced != deleted:
@@ -58,9 +58,9 @@ def test_an_lmstudio_folder_the_user_emptied_is_rebuilt(tmp_path: Path) -> None:
         import_every_type(shelf, tmp_path)
         actions.sync(shelf)
         shutil.rmtree(root / "bartowski")
-        report = actions.health(shelf)
+        report = actions.health(shelf).as_json()
         assert {f["problem"] for f in report["findings"]} == {"broken"} and len(report["findings"]) == 2
-        assert actions.health(shelf, fix=True)["status_after"] == "healthy"
+        assert actions.health(shelf, fix=True).as_json()["status_after"] == "healthy"
         for rel in EXPECTED["lmstudio"].values():
             assert (root / rel).is_symlink() and (root / rel).resolve().is_file()
 
@@ -72,7 +72,7 @@ def test_a_removed_install_is_a_ghost_and_its_rows_go(tmp_path: Path) -> None:
         import_every_type(shelf, tmp_path)
         actions.sync(shelf)
         shutil.rmtree(gone)
-        report = actions.health(shelf)
+        report = actions.health(shelf).as_json()
         assert [f["problem"] for f in report["findings"]] == ["ghost_app"]
         actions.health(shelf, fix=True)
         assert {r.install for r in shelf.registry.all()} == {str(keep)}
@@ -86,7 +86,7 @@ def test_delete_removes_every_apps_entry(every_kind: dict[str, Path], tmp_path: 
         for model_type in ("llm", "mmproj", "lora", "diffusers"):
             entries = shelf.registry.for_model(ids[model_type])
             assert {Path(r.install).name for r in entries} == {k for k, e in EXPECTED.items() if model_type in e}
-            assert actions.delete(shelf, ids[model_type])["links_removed"] == len(entries)
+            assert actions.delete(shelf, ids[model_type]).links_removed == len(entries)
             assert shelf.registry.for_model(ids[model_type]) == []
         for kind, expected in EXPECTED.items():
             for model_type in ("llm", "mmproj", "lora", "diffusers"):
@@ -96,7 +96,7 @@ def test_delete_removes_every_apps_entry(every_kind: dict[str, Path], tmp_path: 
         assert not (every_kind["comfyui"] / "models/diffusers/sdxl-base").exists()
         assert (every_kind["comfyui"] / "models/diffusers").is_dir()            # the app's own folder stays
         assert (every_kind["a1111"] / "models/Lora").is_dir()
-        assert actions.health(shelf)["status"] == "healthy"
+        assert actions.health(shelf).as_json()["status"] == "healthy"
 
 
 def test_a_missing_app_root_is_offline_and_nothing_is_pruned(tmp_path: Path) -> None:
@@ -110,8 +110,8 @@ def test_a_missing_app_root_is_offline_and_nothing_is_pruned(tmp_path: Path) -> 
     with Shelf(config, writer=True) as shelf:                                  # the drive is away now
         linker = shelf.linker()
         assert linker.installs() == [] and [app.root for app, _ in linker.offline_roots()] == [str(root)]
-        assert actions.sync(shelf)["counts"] == {}
-        report = actions.health(shelf, fix=True)
+        assert actions.sync(shelf).as_json()["counts"] == {}
+        report = actions.health(shelf, fix=True).as_json()
         assert [f["problem"] for f in report["findings"]] == ["offline_app"]
         assert len(shelf.registry.all()) == 2
 
@@ -122,7 +122,7 @@ def test_a_read_only_app_folder_is_a_clear_error_and_nothing_half_made(tmp_path:
         subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
         with Shelf(shelf_config(tmp_path, (app_config("lmstudio", root),)), writer=True) as shelf:
             import_every_type(shelf, tmp_path)
-            result = actions.sync(shelf)
+            result = actions.sync(shelf).as_json()
             assert result["counts"] == {"error": 2}
             assert all("read-only" in p["detail"] for p in result["problems"])
             assert list(root.iterdir()) == [] and shelf.registry.all() == []
