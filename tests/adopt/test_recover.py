@@ -11,11 +11,11 @@ import pytest
 
 from modelshelf.adopt.journal import AdoptJournal, Entry, Phase
 from modelshelf.adopt.swap import temp_name
+from modelshelf.apps import LinkKind
+from modelshelf.apps.filelinks import make_link
 from modelshelf.config import ImportMode
 from modelshelf.ingest import ImportJob
 from modelshelf.ingest.retire import file_key
-from modelshelf.links import LinkKind
-from modelshelf.links.linker import make_link
 from modelshelf.shelf import Shelf
 
 from ..models import write_big_safetensors

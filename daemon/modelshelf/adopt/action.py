@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import AppConfig, AppKind, LinkPolicy
+from ..apps import AppInstall, AppKind
+from ..apps.discover import configured_installs
 from ..errors import ModelshelfError
 from ..ingest import ImportOutcome, ImportProgress, ImportResult
 from ..library import WriterLock
-from ..links import AppInstall, discover_installs
-from ..links.apps import mapping_for
 from ..units import human_size
 from .applinks import AppLinks
 from .execute import Executor
@@ -26,7 +25,7 @@ from .faces import Board, OpenedShelf
 from .journal import AdoptJournal
 from .plan import Planner
 from .report import AdoptReport, to_dict
-from .scan import scan
+from .scan import Skipped, SkipReason, Target, scan
 
 
 @dataclass(frozen=True)
@@ -55,28 +54,76 @@ class _Meter:
             self.listener(AdoptProgress(phase, path, self.done, max(self.total, self.done)))
 
 
-def targets(shelf: OpenedShelf, paths: Sequence[str]) -> list[tuple[AppInstall, Path]]:
-    """(install, folder to scan) for each PATH, or every configured install's models/ folder.
-    A PATH outside every configured install is an install of its own (any folder of models)."""
-    installs = discover_installs(shelf.config.apps)
-    if not paths:
-        if not installs:
-            raise ModelshelfError("no app installs to adopt from: give a PATH, or configure [[apps]] "
-                                  "with root = \"~/ComfyUI\" (see config.example.toml)")
-        return [(i, i.models) for i in installs]
-    found = []
-    for text in paths:
-        path = Path(os.path.abspath(text))
-        if not os.path.lexists(path):
-            raise ModelshelfError(f"cannot adopt from {text}: it does not exist")
-        if shelf.library.contains(path):
-            raise ModelshelfError(f"cannot adopt from {text}: it is inside the library")
-        install = next((i for i in installs if path.is_relative_to(i.root)), None)
-        if install is None:
+@dataclass(frozen=True)
+class Targets:
+    folders: tuple[Target, ...]
+    skipped: tuple[Skipped, ...]      # installs whose app manages its own files
+
+
+def _install_of(path: Path, installs: list[AppInstall]) -> AppInstall | None:
+    """The configured install holding path (the innermost, when installs nest)."""
+    holding = [i for i in installs if path.is_relative_to(i.root)]
+    return max(holding, key=lambda i: len(i.root.parts), default=None)
+
+
+class _Collect:
+    """Targets gathered install by install; an install whose app manages its own files is noted once."""
+
+    def __init__(self, links: AppLinks) -> None:
+        self.links = links
+        self.folders: list[Target] = []
+        self.skipped: dict[Path, Skipped] = {}
+
+    def whole(self, install: AppInstall) -> None:
+        if self._usable(install):
+            self.folders += [Target(install, folder) for folder in self.links.scan_folders(install)]
+
+    def part(self, install: AppInstall, path: Path, leave: frozenset[Path] = frozenset()) -> None:
+        if self._usable(install):
+            self.folders.append(Target(install, path, leave))
+
+    def _usable(self, install: AppInstall) -> bool:
+        why = self.links.not_adoptable(install)
+        if why is not None:
+            self.skipped.setdefault(install.root, Skipped(install.root, SkipReason.APP_MANAGED, why))
+        return why is None
+
+
+def targets(shelf: OpenedShelf, links: AppLinks, paths: Sequence[str]) -> Targets:
+    """What to scan for each PATH, or every configured install's model folders. A PATH outside
+    every configured install is an install of its own (`folders` kind, rooted there); configured
+    installs inside it are adopted as themselves. Installs whose app manages its own model files
+    (InvokeAI, Ollama) are left out with the reason."""
+    installs = configured_installs(shelf.config.apps)
+    if not paths and not installs:
+        raise ModelshelfError("no app installs to adopt from: give a PATH, or configure [[apps]] "
+                              "with root = \"~/ComfyUI\" (see config.example.toml)")
+    chosen = [_checked(shelf, text) for text in paths]
+    collect = _Collect(links)
+    for install in installs if not paths else ():
+        collect.whole(install)
+    for path in chosen:
+        install = _install_of(path, installs)
+        if install is not None and path == install.root:
+            collect.whole(install)
+        elif install is not None:
+            collect.part(install, path)
+        else:
+            inside = [i for i in installs if i.root.is_relative_to(path)]
+            for i in inside:
+                collect.whole(i)
             root = path if path.is_dir() and not path.is_symlink() else path.parent
-            install = AppInstall(root, AppKind.COMFYUI, LinkPolicy.AUTO, mapping_for(AppConfig()))
-        found.append((install, path))
-    return found
+            collect.part(AppInstall(root, AppKind.FOLDERS), path, frozenset(i.root for i in inside))
+    return Targets(tuple(collect.folders), tuple(collect.skipped.values()))
+
+
+def _checked(shelf: OpenedShelf, text: str) -> Path:
+    path = Path(os.path.abspath(text))
+    if not os.path.lexists(path):
+        raise ModelshelfError(f"cannot adopt from {text}: it does not exist")
+    if shelf.library.contains(path):
+        raise ModelshelfError(f"cannot adopt from {text}: it is inside the library")
+    return path
 
 
 def adopt(shelf: OpenedShelf, paths: Sequence[str] = (), *, dry_run: bool = False,
@@ -87,7 +134,9 @@ def adopt(shelf: OpenedShelf, paths: Sequence[str] = (), *, dry_run: bool = Fals
     with WriterLock(shelf.config.paths.state_dir / "adopt.lock") as lock:
         if not dry_run:
             lock.acquire("adopt")    # two runs at once would adopt the same files
-        found = scan(targets(shelf, paths), shelf.library)
+        links = AppLinks(shelf.library, lambda: shelf.registry)
+        where = targets(shelf, links, paths)
+        found = scan(where.folders, shelf.library, where.skipped)
         meter = _Meter(on_progress, sum(f.size for f in found.found))
         # O_DIRECT reads: a cold file hashes about twice as fast and the page cache is left alone.
         settings = dataclasses.replace(importer.settings, direct_read=True)
@@ -98,7 +147,6 @@ def adopt(shelf: OpenedShelf, paths: Sequence[str] = (), *, dry_run: bool = Fals
             return AdoptReport(True, plan)
         journal = AdoptJournal(shelf.config.paths.state_dir)
         try:
-            links = AppLinks(shelf.linker(), shelf.library, shelf.registry)
             results = Executor(shelf.library, shelf.index, importer, links, journal, settings, meter,
                                cancel).run(plan)
         finally:

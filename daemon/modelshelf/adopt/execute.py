@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..apps import LinkKind
+from ..apps.filelinks import is_link_to
 from ..config import ImportMode
 from ..errors import ModelshelfError, NoSpaceError, SourceChangedError
 from ..fs.linux import rename_noreplace
@@ -29,8 +31,6 @@ from ..ingest.retire import file_key
 from ..ingest.staging import stage_job
 from ..ingest.transfer import TransferMethod, Transferred, check_free_space, copy_file
 from ..library import Library
-from ..links import LinkKind
-from ..links.linker import is_link_to
 from ..links.maintenance import execute_delete, plan_delete
 from .applinks import AppLink, AppLinks
 from .journal import AdoptJournal, Entry, Phase
@@ -266,7 +266,7 @@ class Executor:
     def _entry(self, found: Found, f: AppFile, phase: Phase, model_id: str | None = None,
                library_rel: str | None = None, kind: LinkKind | None = None) -> Entry:
         return Entry(f.path, phase, str(found.install.root), f.path.relative_to(found.install.root).as_posix(),
-                     f.key, model_id, library_rel, kind.value if kind else None)
+                     f.key, model_id, library_rel, kind.value if kind else None, app=found.install.kind)
 
     def _forget(self, found: Found) -> None:
         for f in found.files:

@@ -11,11 +11,11 @@ from ..config import Config
 from ..index import ModelIndex
 from ..ingest import Importer, ImportProgress, ImportResult, ProgressListener
 from ..library import Library
-from ..links import Linker, LinkRegistry
+from ..links import LinkRegistry
 
 
 class OpenedShelf(Protocol):
-    """An opened library with its index, registry, importer and linker (shelf.Shelf)."""
+    """An opened library with its index, registry and importer (shelf.Shelf)."""
 
     config: Config
     library: Library
@@ -26,8 +26,6 @@ class OpenedShelf(Protocol):
 
     def importer(self, on_progress: ProgressListener | None = None,
                  cancel: threading.Event | None = None) -> Importer: ...
-
-    def linker(self) -> Linker: ...
 
 
 class Board(Protocol):

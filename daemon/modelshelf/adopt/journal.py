@@ -11,11 +11,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import AppKind
 from ..ingest.retire import FileKey
 from ..library.metadata import utc_now
 from ..sqlite import Database
 
 JOURNAL_NAME = "adopt.db"
+_KINDS = {k.value for k in AppKind}
 
 MIGRATIONS = [("initial", """
     CREATE TABLE adopting (
@@ -30,6 +32,8 @@ MIGRATIONS = [("initial", """
         temp BLOB,                      -- the link made beside the app file, before the rename
         updated_at TEXT NOT NULL
     );
+    """), ("the install's app kind", """
+    ALTER TABLE adopting ADD COLUMN app TEXT;   -- so recovery registers the install as its kind
     """)]
 
 
@@ -52,13 +56,15 @@ class Entry:
     library_file: str | None = None
     kind: str | None = None
     temp: Path | None = None
+    app: AppKind | None = None      # the install's kind (None: a row from before it was kept)
 
 
 def _entry(row) -> Entry:
     temp = row["temp"]
     return Entry(Path(os.fsdecode(row["path"])), Phase(row["phase"]), row["install"], row["target"],
                  (row["dev"], row["ino"], row["size"], row["mtime_ns"]), row["model_id"], row["library_file"],
-                 row["kind"], Path(os.fsdecode(temp)) if temp is not None else None)
+                 row["kind"], Path(os.fsdecode(temp)) if temp is not None else None,
+                 AppKind(row["app"]) if row["app"] in _KINDS else None)
 
 
 class AdoptJournal(Database):
@@ -70,10 +76,13 @@ class AdoptJournal(Database):
 
     def record(self, entry: Entry) -> None:
         with self.atomic() as db:
-            db.execute("INSERT OR REPLACE INTO adopting VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT OR REPLACE INTO adopting (path, phase, install, target, dev, ino, size, mtime_ns, "
+                       "model_id, library_file, kind, temp, updated_at, app) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (os.fsencode(entry.path), entry.phase.value, entry.install, entry.target, *entry.key,
                         entry.model_id, entry.library_file, entry.kind,
-                        os.fsencode(entry.temp) if entry.temp is not None else None, utc_now()))
+                        os.fsencode(entry.temp) if entry.temp is not None else None, utc_now(),
+                        entry.app.value if entry.app else None))
 
     def done(self, path: Path) -> None:
         with self.atomic() as db:

@@ -18,10 +18,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..apps import AppInstall, AppKind, LinkKind
+from ..apps.filelinks import FileLinker, is_link_to
 from ..errors import ModelshelfError, SourceChangedError
 from ..ingest.retire import file_key
-from ..links import LinkKind, LinkRecord
-from ..links.linker import is_link_to
+from .applinks import link_record, register_install
 from .faces import OpenedShelf
 from .journal import JOURNAL_NAME, AdoptJournal, Entry, Phase
 from .swap import swap_in_link, temp_name
@@ -47,11 +48,12 @@ def recover_adoptions(shelf: OpenedShelf) -> list[RecoveredFile]:
     if not (shelf.config.paths.state_dir / JOURNAL_NAME).exists():
         return []
     journal = AdoptJournal(shelf.config.paths.state_dir)
+    files = FileLinker(shelf.library.root)
     try:
         done = []
         for entry in journal.entries():
             try:
-                outcome = _recover(shelf, entry)
+                outcome = _recover(shelf, files, entry)
             except OSError as e:
                 outcome = RecoveredFile(entry.path, Recovered.LEFT, f"{e.strerror} ({e.filename})")
             except (ModelshelfError, ValueError) as e:    # a row it cannot act on must not stop start-up
@@ -65,7 +67,7 @@ def recover_adoptions(shelf: OpenedShelf) -> list[RecoveredFile]:
         journal.close()
 
 
-def _recover(shelf: OpenedShelf, entry: Entry) -> RecoveredFile:
+def _recover(shelf: OpenedShelf, files: FileLinker, entry: Entry) -> RecoveredFile:
     if entry.temp is not None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.temp)
@@ -84,7 +86,7 @@ def _recover(shelf: OpenedShelf, entry: Entry) -> RecoveredFile:
             swap_in_link(entry.path, library_file, kind, entry.key, temp_name(entry.path))
         except (FileNotFoundError, SourceChangedError) as e:
             return RecoveredFile(entry.path, Recovered.LEFT, str(e))
-    _register(shelf, entry, kind)
+    _register(shelf, files, entry)
     return RecoveredFile(entry.path, Recovered.FINISHED)
 
 
@@ -96,9 +98,10 @@ def _is_done(path: Path, library_file: Path, kind: LinkKind) -> bool:
     return os.path.islink(path) and is_link_to(path, library_file)
 
 
-def _register(shelf: OpenedShelf, entry: Entry, kind: LinkKind) -> None:
-    external = os.stat(entry.path.parent).st_dev != os.stat(shelf.library.root).st_dev
-    if entry.install not in shelf.registry.installs():
-        shelf.registry.add_install(Path(entry.install), "")
-    shelf.registry.add(LinkRecord(entry.install, entry.target, entry.model_id or "", entry.library_file or "",
-                                  kind, external))
+def _register(shelf: OpenedShelf, files: FileLinker, entry: Entry) -> None:
+    """The row the run would have written: the same LinkRecord, its install known by its kind."""
+    known = shelf.registry.known_installs().get(entry.install)
+    install = AppInstall(Path(entry.install), entry.app or (known.kind if known else AppKind.FOLDERS))
+    register_install(shelf.registry, install)
+    shelf.registry.add(link_record(files, install, install.root / entry.target, entry.model_id or "",
+                                   entry.library_file or ""))

@@ -11,16 +11,17 @@ import enum
 import errno
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from ..apps import AppInstall
 from ..classify import is_folder_model, is_model_file
 from ..errors import NotAModelError
+from ..ingest import is_tool_bookkeeping
 from ..ingest.plan import ImportPlan, plan_import
 from ..ingest.retire import FileKey, file_key
 from ..library import Library
-from ..links import AppInstall
-from .bookkeeping import is_tool_bookkeeping
 
 
 class SkipReason(enum.StrEnum):
@@ -38,8 +39,19 @@ class SkipReason(enum.StrEnum):
     CHANGED = "changed while it was adopted"
     NO_SPACE = "not enough space"
     NOT_UTF8 = "its name is not valid UTF-8 (the link registry keeps names as text): rename it"
+    APP_MANAGED = "the app manages its own model files"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A folder (or file) to adopt from, the install its links belong to, and folders under it
+    left to other installs (a PATH holding configured installs)."""
+
+    install: AppInstall
+    top: Path
+    leave: frozenset[Path] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -106,14 +118,14 @@ def _links_in(folder: Path) -> tuple[list[Path], int]:
 
 
 class _Walk:
-    def __init__(self, install: AppInstall, library: Library) -> None:
-        self.install, self.library = install, library
+    def __init__(self, install: AppInstall, library: Library, leave: frozenset[Path]) -> None:
+        self.install, self.library, self.leave = install, library, leave
         self.tree = os.path.realpath(install.root)
         self.found: list[Found] = []
         self.skipped: list[Skipped] = []
 
     def folder(self, folder: Path) -> None:
-        if self.library.contains(folder):
+        if self.library.contains(folder) or folder in self.leave:
             return
         if is_folder_model(folder):
             self.model(folder)
@@ -188,12 +200,14 @@ class _Walk:
         self.found.append(Found(self.install, source, files, plan))
 
 
-def scan(targets: list[tuple[AppInstall, Path]], library: Library) -> ScanResult:
-    """Every model under each (install, folder); the same file reached twice is listed once."""
+def scan(targets: Sequence[Target], library: Library, skipped_before: Sequence[Skipped] = ()) -> ScanResult:
+    """Every model under each target; the same file reached twice is listed once (for the
+    first target that reaches it). skipped_before: what was left out before the scan."""
     found: dict[Path, Found] = {}
-    skipped: dict[Path, Skipped] = {}
-    for install, top in targets:
-        walk = _Walk(install, library)
+    skipped: dict[Path, Skipped] = {s.path: s for s in skipped_before}
+    for target in targets:
+        install, top = target.install, target.top
+        walk = _Walk(install, library, target.leave)
         if top.is_symlink():
             walk.link(top)
         elif top.is_dir():

@@ -13,11 +13,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from ..apps import LinkKind
+from ..apps.filelinks import make_link
 from ..errors import SourceChangedError
 from ..fs.durable import fsync_dir
 from ..ingest.retire import FileKey, file_key
-from ..links import LinkKind
-from ..links.linker import make_link
 
 TEMP_PREFIX = ".modelshelf-adopt-"
 
