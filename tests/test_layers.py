@@ -16,12 +16,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fs", "sqlite"),
     ("config",),
     ("library", "classify"),
-    ("index",),
+    ("index", "apps"),          # apps: one adapter per app kind; links/ drives them, never the reverse
     ("ingest", "drives"),
     ("inbox",),
     ("hub", "links"),
-    ("identify",),
-    ("adopt",),
+    ("identify", "adopt"),      # adopt: app installs into the library, through links/ and apps/
+
     ("shelf", "verify"),
     ("actions",),
     ("service",),

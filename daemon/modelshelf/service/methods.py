@@ -5,6 +5,7 @@ They depend on `Control`, the narrow face of the daemon they need, not on the da
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -19,12 +20,17 @@ from .rpc import INVALID_PARAMS, Method, RpcError
 from .status import StatusBoard
 
 
+class Stoppable(Protocol):
+    cancel: threading.Event       # set when the daemon's stop cancels running work
+
+
 class Control(Protocol):
     """What the socket may see and ask of the running daemon."""
 
     config: Config
     shelf: Shelf
     board: StatusBoard
+    pipeline: Stoppable           # its cancel event also stops a running adoption between files
 
     def submit_paths(self, paths: list[str], mode: ImportMode) -> list[str]: ...
     def rescan(self) -> int: ...
@@ -104,5 +110,5 @@ def build_methods(daemon: Control) -> dict[str, Method]:
         "health": action(lambda p: actions.health(shelf, bool(p.get("fix")), bool(p.get("dry_run")))),
         "delete": action(lambda p: actions.delete(shelf, _param(p, "model", str)), recount=True),
         "relocate": action(lambda p: actions.relocate_drive(shelf, _param(p, "old", str), _param(p, "new", str))),
-        "adopt": lambda p: adopt_in_daemon(shelf, p, daemon.board),
+        "adopt": lambda p: adopt_in_daemon(shelf, p, daemon.board, daemon.pipeline.cancel),
     }
