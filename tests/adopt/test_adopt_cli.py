@@ -4,15 +4,24 @@ daemon over its socket when one does (its progress on the status board)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
 import threading
 from pathlib import Path
+
+import pytest
 
 from modelshelf.adopt import adopt_in_daemon
 from modelshelf.service.status import StatusBoard
 from modelshelf.shelf import Shelf
 
+from ..helpers import wait_for
+from ..models import write_safetensors
 from ..service.daemon_proc import DaemonProcess
-from .conftest import adopt_config, build_world, sha256, snapshot
+from .conftest import adopt_config, build_world, comfy, sha256, snapshot
 
 
 def test_cli_dry_run_then_the_daemon_adopts(tmp_path: Path) -> None:
@@ -81,3 +90,36 @@ def test_a_stopped_daemon_stops_the_adoption_between_files(world_shelf) -> None:
     result = adopt_in_daemon(shelf, {"paths": [str(world.a1111)]}, StatusBoard(), cancel)
     assert {f["reason"] for f in result["files"]} == {"cancelled"}
     assert not any(p.is_symlink() for p in world.models if p.is_relative_to(world.a1111))
+
+
+def test_stopping_the_daemon_cancels_its_adoption_between_files(tmp_path: Path) -> None:
+    """A stop drains the adoption like an import (it is on the board); a second stop cancels it:
+    the file being adopted finishes, the rest stay as they are, the daemon exits cleanly."""
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed (apt-get install strace)")
+    install = comfy(tmp_path / "ComfyUI")
+    loras = install / "models/loras"
+    written = [write_safetensors(loras / f"l{i:02d}.safetensors", "lora_sdxl", salt=i) for i in range(12)]
+    files = {p: sha256(p) for p in written}
+    # Each link the daemon makes takes half a second, so the run is still going when it is stopped.
+    slow = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=symlink", "-e", "inject=symlink:delay_enter=500000"]
+    with DaemonProcess(tmp_path, prefix=slow) as d:
+        d.start()
+        answer: list[subprocess.CompletedProcess] = []
+        client = threading.Thread(target=lambda: answer.append(d.cli("adopt", "--json", str(install))))
+        client.start()
+        wait_for(lambda: any(p.is_symlink() for p in files), 30, "the first file adopted")
+        os.kill(d.pid, signal.SIGTERM)
+        wait_for(lambda: "letting 1 running import finish" in d.logs(), 10, "the stop waiting for the adoption")
+        os.kill(d.pid, signal.SIGTERM)
+        assert d.stop() == 0
+        client.join(60)
+    result = json.loads(answer[0].stdout)
+    outcomes = {Path(f["path"]): f["outcome"] if f["outcome"] != "skipped" else f["reason"] for f in result["files"]}
+    adopted = {p for p, what in outcomes.items() if what == "adopted"}
+    assert adopted and set(outcomes) == set(files) and set(outcomes.values()) == {"adopted", "cancelled"}
+    assert all(p.is_symlink() == (p in adopted) and sha256(p) == digest for p, digest in files.items())
+    with sqlite3.connect(tmp_path / "state" / "adopt.db") as journal:
+        assert journal.execute("SELECT count(*) FROM adopting").fetchone() == (0,)
+    with sqlite3.connect(tmp_path / "state" / "registry.db") as registry:
+        assert {install / t for (t,) in registry.execute("SELECT target FROM links")} == adopted

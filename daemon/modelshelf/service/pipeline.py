@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,18 @@ class ImportPipeline:
         self.queues.start()
 
     def drain(self, timeout: float) -> bool:
-        """Start no more jobs; let running ones finish within timeout. True if all ended."""
-        return self.queues.stop(timeout)
+        """Start no more jobs; let running ones finish within timeout. True if all ended.
+        An adoption asked for over the socket runs beside the queues but is on the board: it is
+        waited for too, and abandon() (the cancel event) stops it between files."""
+        deadline = time.monotonic() + timeout
+        if not self.queues.stop(timeout):
+            return False
+        while self.board.jobs()["running"]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.cancel.wait(min(left, 0.05))     # a short poll: the board has no "idle" signal
+        return True
 
     def abandon(self) -> None:
         """Cancel running imports safely (their sources stay in place) and wait for them."""
