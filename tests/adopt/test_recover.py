@@ -11,7 +11,7 @@ import pytest
 
 from modelshelf.adopt.journal import AdoptJournal, Entry, Phase
 from modelshelf.adopt.swap import temp_name
-from modelshelf.apps import LinkKind
+from modelshelf.apps import AppKind, LinkKind, PlacementMethod
 from modelshelf.apps.filelinks import make_link
 from modelshelf.config import ImportMode
 from modelshelf.ingest import ImportJob
@@ -35,7 +35,8 @@ def _crashed_at(tmp_path: Path, phase: Phase, *, temp: bool = False, renamed: bo
         model = shelf.importer().run(ImportJob(app, ImportMode.COPY))
         library_file = shelf.library.root / model.path / app.name
         entry = Entry(app, phase, str(install), "models/loras/mine.safetensors", key, model.model_id,
-                      f"{model.path}/{app.name}", LinkKind.RELATIVE.value, temp_name(app) if temp else None)
+                      f"{model.path}/{app.name}", LinkKind.RELATIVE.value, temp_name(app) if temp else None,
+                      AppKind.COMFYUI)
         journal = AdoptJournal(config.paths.state_dir)
         journal.record(entry)
         journal.close()
@@ -53,6 +54,8 @@ def _crashed_at(tmp_path: Path, phase: Phase, *, temp: bool = False, renamed: bo
 def _after_restart(tmp_path: Path) -> tuple[list, int]:
     with Shelf(adopt_config(tmp_path), writer=True) as shelf:
         records = shelf.registry.all()
+        kinds = {i.kind for i in shelf.registry.known_installs().values()}
+        assert kinds <= {AppKind.COMFYUI}          # the install is registered as the kind the run saw
     with sqlite3.connect(tmp_path / "state" / "adopt.db") as db:
         rows = db.execute("SELECT count(*) FROM adopting").fetchone()[0]
     return records, rows
@@ -69,6 +72,7 @@ def test_a_file_in_the_library_is_finished(tmp_path: Path, phase: Phase, temp: b
     records, rows = _after_restart(tmp_path)
     assert app.is_symlink() and Path(os.path.realpath(app)) == library_file and sha256(app) == digest
     assert [r.target_path for r in records] == [app] and rows == 0
+    assert [(r.method, r.key, r.kind) for r in records] == [(PlacementMethod.LINK, None, LinkKind.RELATIVE)]
     assert [p.name for p in app.parent.iterdir()] == [app.name]        # no temp link left
 
 
