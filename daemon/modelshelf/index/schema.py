@@ -44,4 +44,9 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("dirty", """
     CREATE TABLE dirty (path TEXT PRIMARY KEY, since TEXT NOT NULL);
     """),
+    # A trainer's own hashes from the header (kohya sshs_*, modelspec), space-separated: searched
+    # by prefix like the SHA-256. Existing rows get theirs at the next rebuild or rewrite.
+    ("header_hashes", """
+    ALTER TABLE models ADD COLUMN header_hashes TEXT NOT NULL DEFAULT '';
+    """),
 ]
