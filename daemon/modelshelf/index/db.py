@@ -21,7 +21,7 @@ from .schema import MIGRATIONS
 _MODEL_COLUMNS = ("model_id", "blake3", "sha256", "model_type", "family", "cleaned_name",
                   "official_name", "format", "path", "primary_file", "size_bytes", "file_count",
                   "added_at", "updated_at", "classification_method", "confidence",
-                  "pending_online_lookup", "hub_repo_id", "tags", "header_hashes")
+                  "pending_online_lookup", "hub_repo_id", "tags", "header_hashes", "preview")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class IndexedModel:
     hub_repo_id: str | None
     tags: tuple[str, ...]
     header_hashes: tuple[str, ...] = ()
+    preview: str | None = None     # "<model file stem>.preview.png" in the model folder
 
 
 def model_row(meta: ModelMetadata, path: str) -> tuple:
@@ -56,7 +57,7 @@ def model_row(meta: ModelMetadata, path: str) -> tuple:
             meta.official_name, meta.format, path, meta.primary_file, meta.size_bytes, len(meta.files),
             meta.added_at, meta.updated_at, meta.classification.method, meta.classification.confidence,
             int(meta.pending_online_lookup), hub_repo, json.dumps(list(meta.tags)),
-            " ".join(meta.header_hashes.values()))
+            " ".join(meta.header_hashes.values()), meta.preview)
 
 
 def _file_rows(meta: ModelMetadata) -> Iterator[tuple]:

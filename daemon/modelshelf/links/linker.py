@@ -104,7 +104,7 @@ class Linker:
                       for f in self.index.files(model.model_id))
         return LibraryModel(model.model_id, model.model_type, model.family, model.cleaned_name, model.format,
                             folder, model.primary_file, files, model.sha256, model.hub_repo_id,
-                            self._header_name(model, folder), model.official_name)
+                            self._header_name(model, folder), model.official_name, model.preview)
 
     def _header_name(self, model: IndexedModel, folder: Path) -> str | None:
         """The GGUF file's own name (LM Studio's fallback folder); only LLM files need it."""

@@ -68,7 +68,7 @@ class Daemon:
                             in_progress=self.pipeline.in_progress)
 
     def _make_lookups(self, config: Config) -> LookupWorker:
-        return build_lookup_worker(config, self.shelf.writer)
+        return build_lookup_worker(config, self.shelf.writer, on_preview=self._on_preview)
 
     # -- what the watcher and the pipeline report -----------------------------------------------
     def _on_arrival(self, arrival: Arrival) -> None:
@@ -91,6 +91,9 @@ class Daemon:
 
     def _on_done(self, path: Path, again: bool) -> None:
         self.watcher.done(path, again)      # the watcher of now: a reload may have replaced it
+
+    def _on_preview(self, model_id: str) -> None:
+        self.pipeline.link(model_id)        # the apps that show previews get the new picture linked
 
     def _on_imported(self, model_id: str) -> None:
         self.lookups.submit(model_id)
