@@ -14,7 +14,7 @@ from modelshelf.apps.base import AdapterEnv, ApplyStatus, PlacementMethod, Probl
 from modelshelf.apps.http_json import MAX_ANSWER_BYTES, AppApiError, Failure
 from modelshelf.apps.invokeai import InvokeAIAdapter
 from modelshelf.apps.invokeai_api import InvokeAIApi
-from modelshelf.apps.invokeai_pending import FIRST_DELAY, PendingRegistrations
+from modelshelf.apps.pending import FIRST_DELAY, PendingRegistrations
 from modelshelf.config import AppConfig, AppKind
 from modelshelf.links.registry import LinkRegistry
 from modelshelf.shelf import Shelf

@@ -37,8 +37,8 @@ def test_pending_while_down_registered_by_retry_and_unregistered_on_delete(tmp_p
         assert result.status is ApplyStatus.PENDING and "start InvokeAI" in result.detail
         assert [m for _, m, _ in shelf.registry.pending()] == [vae.model_id]
         with FakeInvokeAI(root, port=port) as invoke:
-            (retried,) = linker.retry_pending()
-            assert retried.status is ApplyStatus.CREATED
+            assert linker.retry_pending().registered == ()        # its backoff has not passed yet
+            assert linker.retry_pending(force=True).registered == (vae.model_id,)
             (key,) = invoke.records
             (row,) = shelf.registry.for_model(vae.model_id)
             assert (row.method, row.key) == (PlacementMethod.API, key) and shelf.registry.pending() == []

@@ -77,7 +77,7 @@ def test_database_settings_and_migrations(tmp_path: Path) -> None:
     index.close()
     db = sqlite3.connect(tmp_path / "models.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert [r[1] for r in db.execute("SELECT * FROM migrations")] == ["initial", "dirty"]
+    assert [r[1] for r in db.execute("SELECT * FROM migrations")] == ["initial", "dirty", "metadata_v2"]
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"models_sha256", "files_blake3", "models_type_family"} <= indexes
     db.close()

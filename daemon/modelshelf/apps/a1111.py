@@ -43,6 +43,7 @@ def upscaler_folders(model: LibraryModel, mapping: dict[str, tuple[str, ...]]) -
 
 
 class A1111Adapter(LinkAdapter):
+    shows_previews = True     # a "<stem>.preview.png" beside the model is its card picture
     kind = AppKind.A1111
     mapping = A1111_MAPPING
     markers = MARKERS

@@ -79,6 +79,7 @@ class LibraryModel:
     hub_repo_id: str | None = None     # "publisher/repo" of the Hub match
     header_name: str | None = None     # the file's own name (GGUF general.name), when known
     official_name: str | None = None
+    preview: str | None = None         # "<file stem>.preview.<ext>" in the model folder, when saved
 
     @property
     def is_folder(self) -> bool:

@@ -24,6 +24,7 @@ FORGE_MAPPING: dict[str, tuple[str, ...]] = {
 
 
 class ForgeAdapter(LinkAdapter):
+    shows_previews = True     # a "<stem>.preview.png" beside the model is its card picture
     kind = AppKind.FORGE
     mapping = FORGE_MAPPING
     markers = ("modules_forge",)

@@ -10,7 +10,7 @@ InvokeAI to forget the key; InvokeAI deletes files only inside its own models fo
 Root: the InvokeAI root folder (`~/invokeai`, marker `invokeai.yaml`). URL: the app's `url`, else
 $MODELSHELF_INVOKEAI_URL, else http://127.0.0.1:9090. When the server does not answer (refused,
 timeout) or answers garbage, apply returns PENDING with one line naming the remedy;
-invokeai_pending.PendingRegistrations retries it later, imports never wait on it.
+pending.PendingRegistrations retries it later, imports never wait on it.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ class LinkAdapter:
     base: ClassVar[str] = ""                            # where mapping folders live, under the install root
     scan: ClassVar[tuple[str, ...]] = ("models",)       # folders health walks for unknown links
     create_missing: ClassVar[bool] = True               # make the first folder when none exists yet
+    shows_previews: ClassVar[bool] = False              # lists "<stem>.preview.<ext>" beside a model
 
     def __init__(self, env: AdapterEnv) -> None:
         self.env = env
@@ -79,7 +80,10 @@ class LinkAdapter:
         """(name in the app folder, library file): the original file name, or a real folder named
         after a folder model holding one link per file."""
         if model.primary_file:
-            return [(model.primary_file, model.folder / model.primary_file)]
+            entries = [(model.primary_file, model.folder / model.primary_file)]
+            if self.shows_previews and model.preview:
+                entries.append((model.preview, model.folder / model.preview))
+            return entries
         return [(f"{model.cleaned_name}/{f.name}", f.path) for f in model.files]
 
     # -- applying, undoing, health ----------------------------------------------------------------

@@ -31,6 +31,7 @@ SDNEXT_MAPPING: dict[str, tuple[str, ...]] = {
 
 
 class SDNextAdapter(LinkAdapter):
+    shows_previews = True     # a "<stem>.preview.png" beside the model is its card picture
     kind = AppKind.SDNEXT
     mapping = SDNEXT_MAPPING
     markers = ("installer.py",)

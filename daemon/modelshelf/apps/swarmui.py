@@ -30,6 +30,7 @@ SWARMUI_MAPPING: dict[str, tuple[str, ...]] = {
 
 
 class SwarmUIAdapter(LinkAdapter):
+    shows_previews = True     # a "<stem>.preview.png" beside the model is its card picture
     kind = AppKind.SWARMUI
     mapping = SWARMUI_MAPPING
     base = "Models"

@@ -27,6 +27,12 @@ class HeaderHashes:
     sshs_legacy_hash: str | None = None
     modelspec_sha256: str | None = None
 
+    def as_dict(self) -> dict[str, str]:
+        """The hashes present, by name (metadata.json keeps them beside its own)."""
+        return {name: value for name, value in (("sshs_model_hash", self.sshs_model_hash),
+                                                 ("sshs_legacy_hash", self.sshs_legacy_hash),
+                                                 ("modelspec_sha256", self.modelspec_sha256)) if value}
+
     def values(self) -> tuple[str, ...]:
         return tuple(v for v in (self.sshs_model_hash, self.sshs_legacy_hash, self.modelspec_sha256) if v)
 

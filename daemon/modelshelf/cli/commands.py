@@ -13,6 +13,7 @@ from ..actions import Report
 from ..config import Config, ImportMode
 from ..errors import ModelshelfError
 from ..ingest import ImportJob, find_importables
+from ..links.health import HealthStatus
 from ..shelf import Shelf
 from . import remote, render
 from .progress import ProgressLine
@@ -211,7 +212,7 @@ def cmd_health(args: argparse.Namespace, config: Config) -> int:
     result = _maintenance(config, "health", params, lambda s: actions.health(s, args.fix, args.dry_run))
     print(render.to_json(result) if args.json else render.health_view(result, args.fix and not args.dry_run))
     final = result.get("status_after", result["status"])
-    return {"healthy": 0, "warnings": 0}.get(final, 1)
+    return 1 if final == HealthStatus.ERRORS else 0
 
 
 def cmd_delete(args: argparse.Namespace, config: Config) -> int:

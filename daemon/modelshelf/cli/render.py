@@ -148,7 +148,8 @@ def _provider_line(name: str, state: dict[str, Any]) -> str:
 def identification_view(ident: dict[str, Any], folder: Any = None) -> str:
     """What `show` adds: hashes people search by, the best match's facts, and who said what."""
     preview = ident.get("preview")
-    rows = [("autov2", ident["autov2"]), ("base model", ident.get("base_model")),
+    rows = [("autov2", ident["autov2"]), *((name, value) for name, value in ident.get("header_hashes", {}).items()),
+            ("base model", ident.get("base_model")),
             ("trigger words", ", ".join(ident.get("trained_words") or [])),
             ("preview", f"{folder}/{preview}" if preview and folder is not None else preview),
             ("family source", ident.get("family_source"))]

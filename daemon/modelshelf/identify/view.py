@@ -16,7 +16,8 @@ def identification_view(meta: ModelMetadata, path: str, order: Sequence[str] = (
     if not ident.providers and meta.hub and meta.hub.get("repo_id"):     # a v1 file: only the Hub's record
         ident = merge.record(ident, match_from_hub_record(meta.hub))
     best = merge.best_match(ident, order)
-    return {"model_id": meta.model_id, "path": path, "autov2": meta.autov2, "official_name": meta.official_name,
+    return {"model_id": meta.model_id, "path": path, "autov2": meta.autov2,
+            "header_hashes": dict(meta.header_hashes), "official_name": meta.official_name,
             "family": meta.family, "family_source": meta.family_source, "preview": meta.preview,
             "base_model": best.base_model if best else None,
             "trained_words": list(best.trained_words) if best else [],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..config import Config, ProviderName
 from ..hub.wiring import build_hub_client
@@ -31,7 +31,8 @@ def build_providers(config: Config) -> list[Provider]:
     return made
 
 
-def build_lookup_worker(config: Config, writer: LibraryWriter) -> LookupWorker:
+def build_lookup_worker(config: Config, writer: LibraryWriter,
+                        on_preview: Callable[[str], None] | None = None) -> LookupWorker:
     providers = build_providers(config)
     civitai = next((p for p in providers if isinstance(p, CivitaiProvider)), None)
     previews = None
@@ -39,4 +40,4 @@ def build_lookup_worker(config: Config, writer: LibraryWriter) -> LookupWorker:
         settings = civitai.client.settings
         previews = PreviewSaver(writer, PreviewDownloader(settings.timeout * 3, offline=settings.offline),
                                 settings.preview_max_level, config.civitai.preview_max_mib << 20)
-    return LookupWorker(providers, writer, previews)
+    return LookupWorker(providers, writer, previews, on_preview)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,8 +37,10 @@ class LookupWorker:
     """Owns one thread that looks queued models up, a round of up to 100 at a time. `previews`
     (identify/previews.py PreviewSaver) saves a proven match's picture beside the model."""
 
-    def __init__(self, providers: Sequence[Provider], writer: LibraryWriter, previews: Any = None) -> None:
+    def __init__(self, providers: Sequence[Provider], writer: LibraryWriter, previews: Any = None,
+                 on_preview: Callable[[str], None] | None = None) -> None:
         self.providers, self.writer, self.index, self.previews = list(providers), writer, writer.index, previews
+        self.on_preview = on_preview    # a preview was saved: the apps that show previews get it linked
         self.order = [p.name for p in self.providers]
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._queued: set[str] = set()
@@ -131,8 +133,10 @@ class LookupWorker:
         updated = self.writer.update(model_id, lambda fresh: apply_answers(fresh, given, self.order))
         outcome = outcome_of(given)
         log.info("lookup of %s: %s (%s)", model_id, outcome, "; ".join(_said(a) for a in given))
-        if updated is not None and outcome is LookupOutcome.MATCHED and self.previews is not None:
-            self.previews.save_for(updated)
+        saved = (self.previews.save_for(updated) if updated is not None and outcome is LookupOutcome.MATCHED
+                 and self.previews is not None else None)
+        if saved is not None and self.on_preview is not None:
+            self.on_preview(model_id)
         return outcome
 
     def report(self, model_id: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from .schema import MIGRATIONS
 _MODEL_COLUMNS = ("model_id", "blake3", "sha256", "model_type", "family", "cleaned_name",
                   "official_name", "format", "path", "primary_file", "size_bytes", "file_count",
                   "added_at", "updated_at", "classification_method", "confidence",
-                  "pending_online_lookup", "hub_repo_id", "tags")
+                  "pending_online_lookup", "hub_repo_id", "tags", "header_hashes", "preview")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class IndexedModel:
     pending_online_lookup: bool
     hub_repo_id: str | None
     tags: tuple[str, ...]
+    header_hashes: tuple[str, ...] = ()
+    preview: str | None = None     # "<model file stem>.preview.png" in the model folder
 
 
 def model_row(meta: ModelMetadata, path: str) -> tuple:
@@ -54,7 +56,8 @@ def model_row(meta: ModelMetadata, path: str) -> tuple:
     return (meta.model_id, meta.blake3, meta.sha256, meta.model_type, meta.family, meta.cleaned_name,
             meta.official_name, meta.format, path, meta.primary_file, meta.size_bytes, len(meta.files),
             meta.added_at, meta.updated_at, meta.classification.method, meta.classification.confidence,
-            int(meta.pending_online_lookup), hub_repo, json.dumps(list(meta.tags)))
+            int(meta.pending_online_lookup), hub_repo, json.dumps(list(meta.tags)),
+            " ".join(meta.header_hashes.values()), meta.preview)
 
 
 def _file_rows(meta: ModelMetadata) -> Iterator[tuple]:
@@ -66,6 +69,7 @@ def _to_model(row: sqlite3.Row) -> IndexedModel:
     values = dict(row)
     values["pending_online_lookup"] = bool(values["pending_online_lookup"])
     values["tags"] = tuple(json.loads(values["tags"]))
+    values["header_hashes"] = tuple(values["header_hashes"].split())
     return IndexedModel(**values)
 
 
@@ -160,7 +164,8 @@ class ModelIndex(Database):
             "m.cleaned_name LIKE ?1 ESCAPE '\\' OR m.official_name LIKE ?1 ESCAPE '\\' "
             "OR m.family LIKE ?1 ESCAPE '\\' OR m.model_type LIKE ?1 ESCAPE '\\' "
             "OR m.tags LIKE ?1 ESCAPE '\\' OR f.name LIKE ?1 ESCAPE '\\' "
-            "OR (?2 != '' AND (m.sha256 LIKE ?2 OR f.sha256 LIKE ?2)) ORDER BY m.path", (like, hashed))
+            "OR (?2 != '' AND (m.sha256 LIKE ?2 OR f.sha256 LIKE ?2 OR ' ' || m.header_hashes LIKE '% ' || ?2)) "
+            "ORDER BY m.path", (like, hashed))
         return [_to_model(r) for r in rows]
 
     def resolve(self, query: str) -> IndexedModel:
@@ -168,7 +173,7 @@ class ModelIndex(Database):
         if _is_hex(query):
             prefix = query.lower() + "%"
             rows = self.query("SELECT * FROM models WHERE model_id LIKE ?1 OR blake3 LIKE ?1 "
-                               "OR sha256 LIKE ?1", (prefix,))
+                               "OR sha256 LIKE ?1 OR ' ' || header_hashes LIKE '% ' || ?1", (prefix,))
         else:
             rows = []
         if not rows:

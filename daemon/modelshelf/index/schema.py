@@ -44,4 +44,11 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("dirty", """
     CREATE TABLE dirty (path TEXT PRIMARY KEY, since TEXT NOT NULL);
     """),
+    # Schema v2 of metadata.json: a trainer's own hashes from the header (kohya sshs_*, modelspec),
+    # space-separated and searched by prefix like the SHA-256; the preview image beside the model
+    # (linked into the apps that show previews). Existing rows get theirs at the next rebuild.
+    ("metadata_v2", """
+    ALTER TABLE models ADD COLUMN header_hashes TEXT NOT NULL DEFAULT '';
+    ALTER TABLE models ADD COLUMN preview TEXT;
+    """),
 ]

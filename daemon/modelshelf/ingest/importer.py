@@ -244,7 +244,7 @@ class Importer:
             updated_at=now, source=Source(readable_path(job.source.absolute()), job.mode.value),
             classification=ClassificationRecord(cls.method.value, cls.confidence, cls.reason),
             primary_file=plan.primary_file, official_name=probe.official_name,
-            details=dict(probe.details))
+            details=dict(probe.details), header_hashes=probe.hashes.as_dict())
 
     def _place(self, staged: StagedJob, meta: ModelMetadata) -> Path:
         """Rename the payload to its model folder; a taken name with other content gets a hash suffix."""

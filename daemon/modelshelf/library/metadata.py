@@ -75,16 +75,18 @@ class ModelMetadata:
     identification: Mapping[str, Any] | None = None       # provider -> its recorded answer (v2)
     family_source: str = "local"                           # "local", "civitai", "local+civitai", ... (v2)
     preview: str | None = None                             # "<stem>.preview.png" beside the model (v2)
+    header_hashes: Mapping[str, str] = field(default_factory=dict)  # a trainer's own, from the header (v2)
     extra: Mapping[str, Any] = field(default_factory=dict)   # unknown fields, preserved
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         data.update(self.extra)
         for f in dataclasses.fields(self):
-            if f.name in ("extra", "blake3", "sha256"):
+            if f.name in ("extra", "blake3", "sha256", "header_hashes"):
                 continue
             data[f.name] = _plain(getattr(self, f.name))
-        data["hashes"] = {"blake3": self.blake3, "sha256": self.sha256, "autov2": self.autov2}
+        data["hashes"] = {"blake3": self.blake3, "sha256": self.sha256, "autov2": self.autov2,
+                          **self.header_hashes}
         return data
 
     @property
@@ -105,6 +107,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_OWN_HASHES = {"blake3", "sha256", "autov2"}     # the rest of "hashes" came from the file's header
 _KNOWN = {f.name for f in dataclasses.fields(ModelMetadata)} | {"schema_version", "hashes"}
 
 
@@ -133,6 +136,7 @@ def metadata_from_dict(data: Any, path: Path) -> ModelMetadata:
             tags=tuple(str(t) for t in data.get("tags", ())), details=dict(data.get("details") or {}),
             identification=_mapping(data.get("identification")), family_source=str(data.get("family_source", "local")),
             preview=data.get("preview"),
+            header_hashes={str(k): str(v) for k, v in hashes.items() if k not in _OWN_HASHES},
             extra={k: v for k, v in data.items() if k not in _KNOWN})
     except (KeyError, TypeError, ValueError) as e:
         raise MetadataError(path, f"missing or invalid field ({type(e).__name__}: {e})") from None

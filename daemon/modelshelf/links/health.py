@@ -4,6 +4,7 @@ drive that is not mounted now is *offline*: reported, never pruned."""
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from ..apps import AdapterEnv, Adapters, AppInstall, AppKind, Finding, Problem
 from ..apps.filelinks import FileLinker
+from ..errors import ModelshelfError
 from ..fs.mounts import read_mounts
 from ..index import ModelIndex
 from ..library import Library
@@ -21,6 +23,12 @@ __all__ = ["Finding", "FixResult", "HealthReport", "Problem", "apply_fixes", "ch
 _ERRORS = {Problem.MISSING_FILE, Problem.BROKEN}
 
 
+class HealthStatus(enum.StrEnum):
+    HEALTHY = "healthy"
+    WARNINGS = "warnings"       # offline installs, orphans: nothing is broken for the apps
+    ERRORS = "errors"           # a broken link or a lost library file
+
+
 @dataclass(frozen=True)
 class HealthReport:
     findings: tuple[Finding, ...]
@@ -28,10 +36,10 @@ class HealthReport:
     installs: tuple[str, ...]
 
     @property
-    def status(self) -> str:
+    def status(self) -> HealthStatus:
         if any(f.problem in _ERRORS for f in self.findings):
-            return "errors"
-        return "warnings" if self.findings else "healthy"
+            return HealthStatus.ERRORS
+        return HealthStatus.WARNINGS if self.findings else HealthStatus.HEALTHY
 
 
 def _install_state(root: str, mount_point: str, mounted: set[str]) -> Problem | None:
@@ -131,8 +139,9 @@ def apply_fixes(report: HealthReport, library: Library, registry: LinkRegistry,
             try:
                 _fix(f, adapters, registry, adopt)
                 results.append(FixResult(f, True, f.fix or ""))
-            except OSError as e:
-                results.append(FixResult(f, False, f"{f.fix} failed: {e.strerror or e}"))
+            except (OSError, ModelshelfError) as e:    # an app's API too (InvokeAI down)
+                detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+                results.append(FixResult(f, False, f"{f.fix} failed: {detail}"))
     return results
 
 

@@ -26,6 +26,7 @@ from ..apps import (
     PlacementMethod,
 )
 from ..apps.filelinks import FileLinker, LinkError, is_link_to, make_link
+from ..apps.pending import PendingRegistrations, RetryReport
 from ..config import AppConfig
 from ..errors import ModelshelfError
 from ..fs.mounts import mount_of
@@ -56,6 +57,7 @@ class Linker:
         self.files = FileLinker(library.root)
         self.env = AdapterEnv(library.root, self.files)
         self.adapter = Adapters(self.env)
+        self.pending = PendingRegistrations(registry)   # API registrations waiting for their app
 
     @property
     def ops(self) -> int:
@@ -102,7 +104,7 @@ class Linker:
                       for f in self.index.files(model.model_id))
         return LibraryModel(model.model_id, model.model_type, model.family, model.cleaned_name, model.format,
                             folder, model.primary_file, files, model.sha256, model.hub_repo_id,
-                            self._header_name(model, folder), model.official_name)
+                            self._header_name(model, folder), model.official_name, model.preview)
 
     def _header_name(self, model: IndexedModel, folder: Path) -> str | None:
         """The GGUF file's own name (LM Studio's fallback folder); only LLM files need it."""
@@ -142,7 +144,7 @@ class Linker:
         if applied.record is not None:
             self.registry.add(applied.record)
         elif applied.status is ApplyStatus.PENDING:
-            self.registry.add_pending(str(install.root), placement.model_id, applied.detail)
+            self.pending.defer(str(install.root), placement.model_id, applied.detail)
         kind = applied.record.kind if applied.record and applied.status is ApplyStatus.CREATED else None
         return LinkResult(str(install.root), placement.registry_target, applied.status, kind, applied.detail)
 
@@ -151,20 +153,20 @@ class Linker:
         with self.registry.atomic():  # one transaction, not one per link
             return [r for model in self.index.all() for r in self.sync_model(model, installs)]
 
-    def retry_pending(self) -> list[LinkResult]:
-        """Registrations that waited for an app's server (InvokeAI down), tried again."""
-        waiting = self.registry.pending()
-        if not waiting:
-            return []
-        installs = {str(i.root): i for i in self.installs()}
-        results = []
-        for root, model_id, _ in waiting:
-            model, install = self.index.get(model_id), installs.get(root)
-            if model is None or install is None:
-                self.registry.remove_pending(root, model_id)   # the model or the install is gone
-                continue
-            results += self.sync_model(model, [install])
-        return results
+    def retry_pending(self, force: bool = False) -> RetryReport:
+        """Registrations that waited for an app's server (InvokeAI down), tried again where the
+        install's backoff has passed (all of them with force). The scheduler calls this."""
+        installs = {str(i.root): i for i in self.installs(register=False)}
+
+        def resolve(root: str) -> tuple[Adapter, AppInstall] | None:
+            install = installs.get(root)
+            return (self.adapter(install.kind), install) if install else None
+
+        def model_for(model_id: str) -> LibraryModel | None:
+            model = self.index.get(model_id)
+            return self.library_model(model) if model else None
+
+        return self.pending.retry(resolve, model_for, force)
 
     def adopt(self, link: Path) -> bool:
         """Register an unknown link that leads to a library file of an indexed model."""

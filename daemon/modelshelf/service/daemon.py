@@ -38,6 +38,7 @@ from .status import State, StatusBoard
 
 log = logging.getLogger(__name__)
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+REGISTRATION_TICK = 30.0    # seconds; each install's own backoff (30 s doubling to 15 min) decides
 
 
 class Daemon:
@@ -57,7 +58,8 @@ class Daemon:
         self.rpc = RpcServer(config.service.socket, build_methods(self))
         self.scheduler = build_scheduler(self.checkpoint, periodic={
             "hub-lookups": (lambda: self.lookups.submit_pending(), config.hub.retry_minutes * 60),
-            "app-installs": (self.sync_new_installs, config.inbox.rescan_seconds)})
+            "app-installs": (self.sync_new_installs, config.inbox.rescan_seconds),
+            "app-registrations": (self.retry_registrations, REGISTRATION_TICK)})
         interval = watchdog_interval()
         self.pinger = WatchdogPinger(self.notifier, interval, self.healthy) if interval else None
 
@@ -66,7 +68,7 @@ class Daemon:
                             in_progress=self.pipeline.in_progress)
 
     def _make_lookups(self, config: Config) -> LookupWorker:
-        return build_lookup_worker(config, self.shelf.writer)
+        return build_lookup_worker(config, self.shelf.writer, on_preview=self._on_preview)
 
     # -- what the watcher and the pipeline report -----------------------------------------------
     def _on_arrival(self, arrival: Arrival) -> None:
@@ -89,6 +91,9 @@ class Daemon:
 
     def _on_done(self, path: Path, again: bool) -> None:
         self.watcher.done(path, again)      # the watcher of now: a reload may have replaced it
+
+    def _on_preview(self, model_id: str) -> None:
+        self.pipeline.link(model_id)        # the apps that show previews get the new picture linked
 
     def _on_imported(self, model_id: str) -> None:
         self.lookups.submit(model_id)
@@ -122,6 +127,14 @@ class Daemon:
             with self.shelf.writer.exclusive():
                 linker.sync_all(new)
         return len(new)
+
+    def retry_registrations(self) -> int:
+        """Registrations that wait for an app's server (InvokeAI down), tried where due."""
+        with self.shelf.writer.exclusive():
+            report = self.pipeline.linker.retry_pending()
+        if report.registered:
+            log.info("registered %d models with their app now that it answers", len(report.registered))
+        return len(report.registered)
 
     def checkpoint(self) -> tuple[int, int]:
         return self.shelf.index.checkpoint()
@@ -205,7 +218,7 @@ class Daemon:
         self.watcher.stop()             # the in-progress set stays with the pipeline
         self.watcher = self._make_watcher(config)
         self.watcher.start()
-        self.pipeline.configure(config, self.shelf.linker())
+        self.pipeline.configure(config)
         if change.touches("hub") or change.touches("civitai") or change.touches("identify"):
             old, self.lookups = self.lookups, self._make_lookups(config)
             old.stop()

@@ -48,11 +48,13 @@ class ImportPipeline:
         self.importer = shelf.importer(on_progress=board.progress, cancel=cancel)
         self.queues: DriveQueues[PipelineJob] = DriveQueues(self._run, workers=config.drives.workers)
         self._on_done, self._on_imported, self._wake = on_done, on_imported, wake
-        self.configure(config, shelf.linker())
+        self.linker: Linker = shelf.linker()
+        self.configure(config)
 
-    def configure(self, config: Config, linker: Linker) -> None:
+    def configure(self, config: Config) -> None:
         """Settings from a (re)loaded config: jobs that start from now on use them."""
-        self.config, self.linker = config, linker
+        self.config = config
+        self.linker.reconfigure(config.apps)
         self.drives = DriveDetector(config.drives.ssd, config.drives.hdd)
         self.importer.configure(config.imports)
 

@@ -67,16 +67,16 @@ class PendingRegistrations:
         return self.clock() >= self._backoff.get(install, _Backoff()).due
 
     def retry(self, resolve: Callable[[str], tuple[Adapter, AppInstall] | None],
-              model_for: Callable[[str], LibraryModel | None]) -> RetryReport:
-        """Try every pending registration whose install is due. resolve(install root) gives the
-        install's adapter (None: the install is no longer configured); model_for(model_id) the
-        model (None: deleted meanwhile)."""
+              model_for: Callable[[str], LibraryModel | None], force: bool = False) -> RetryReport:
+        """Try every pending registration whose install is due (all of them with force).
+        resolve(install root) gives the install's adapter (None: the install is no longer
+        configured); model_for(model_id) the model (None: deleted meanwhile)."""
         registered: list[str] = []
         dropped: list[str] = []
         down: set[str] = set()
         rows = self.store.pending()
         for install_root, model_id, _reason in rows:
-            if install_root in down or not self.is_due(install_root):
+            if install_root in down or not (force or self.is_due(install_root)):
                 continue
             found, model = resolve(install_root), model_for(model_id)
             if found is None or model is None:
