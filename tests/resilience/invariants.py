@@ -30,9 +30,9 @@ def find_problems(dropped: list[Dropped], library: Path, state: Path) -> list[st
             problems += _accounted(d, stored)
         for m in index.all():
             for f in index.files(m.model_id):
-                path = library / m.path / f["name"]
-                if not path.is_file() or path.stat().st_size != f["size"]:
-                    problems.append(f"indexed {m.path}/{f['name']} is missing or has the wrong size")
+                path = library / m.path / f.name
+                if not path.is_file() or path.stat().st_size != f.size:
+                    problems.append(f"indexed {m.path}/{f.name} is missing or has the wrong size")
         for r in registry.all():
             if os.path.lexists(r.target_path) and not os.path.exists(r.target_path):
                 problems.append(f"link {r.target_path} points at nothing")

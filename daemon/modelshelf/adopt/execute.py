@@ -224,7 +224,7 @@ class Executor:
         model = self.index.get(model_id)
         if model is None:
             raise ModelshelfError(f"model {model_id} is not in the index")
-        return {r["blake3"]: f"{model.path}/{r['name']}" for r in self.index.files(model_id)}
+        return {f.blake3: f"{model.path}/{f.name}" for f in self.index.files(model_id)}
 
     # -- the app's name -----------------------------------------------------------------------
     def _replace(self, found: Found, f: AppFile, link: AppLink, model_id: str, library_rel: str,

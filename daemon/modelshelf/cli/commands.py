@@ -75,7 +75,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         meta = read_metadata(shelf.library.folder(model.path) / METADATA_NAME)
     ident = identification_view(meta, model.path, [str(p) for p in config.identify.providers])
     if args.json:
-        print(render.to_json({"model": model, "files": [dict(f) for f in files], "identification": ident}))
+        print(render.to_json({"model": model, "files": files, "identification": ident}))
     else:
         print(render.model_details(model, files))
         print(render.identification_view(ident, shelf.library.folder(model.path)))

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from ..index import IndexedModel
+from ..index import IndexedFile, IndexedModel
 from ..ingest import ImportResult
 from ..units import human_size
 from ..verify import ModelCheck
@@ -42,11 +42,10 @@ def model_table(models: list[IndexedModel]) -> str:
                      for a, b, c, d, e in rows)
 
 
-def model_details(m: IndexedModel, files: list) -> str:
+def model_details(m: IndexedModel, files: list[IndexedFile]) -> str:
     lines = [f"{k:<22}{v}" for k, v in dataclasses.asdict(m).items() if v not in (None, (), "")]
     lines.append("files:")
-    lines += [f"  {f['name']}  {human_size(f['size'])}  blake3 {f['blake3']}  sha256 {f['sha256']}"
-              for f in files]
+    lines += [f"  {f.name}  {human_size(f.size)}  blake3 {f.blake3}  sha256 {f.sha256}" for f in files]
     return "\n".join(lines)
 
 

@@ -51,6 +51,16 @@ class IndexedModel:
     preview: str | None = None     # "<model file stem>.preview.png" in the model folder
 
 
+@dataclass(frozen=True)
+class IndexedFile:
+    """One row of the files table: a file of a model, relative to its folder."""
+
+    name: str
+    size: int
+    blake3: str
+    sha256: str
+
+
 def model_row(meta: ModelMetadata, path: str) -> tuple:
     hub_repo = meta.hub.get("repo_id") if meta.hub else None
     return (meta.model_id, meta.blake3, meta.sha256, meta.model_type, meta.family, meta.cleaned_name,
@@ -188,9 +198,9 @@ class ModelIndex(Database):
         return [r["model_id"] for r in self.query(
             "SELECT model_id FROM models WHERE pending_online_lookup ORDER BY added_at")]
 
-    def files(self, model_id: str) -> list[sqlite3.Row]:
-        return self.query("SELECT name, size, blake3, sha256 FROM files WHERE model_id = ? "
-                           "ORDER BY name", (model_id,))
+    def files(self, model_id: str) -> list[IndexedFile]:
+        return [IndexedFile(*r) for r in self.query("SELECT name, size, blake3, sha256 FROM files "
+                                                    "WHERE model_id = ? ORDER BY name", (model_id,))]
 
     def dump(self) -> tuple[list[tuple], list[tuple]]:
         """Every row of models and files, in a stable order (for comparing two indexes)."""

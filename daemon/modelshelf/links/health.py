@@ -111,8 +111,8 @@ def _missing_files(library: Library, index: ModelIndex) -> list[Finding]:
     missing = []
     for m in index.all():
         for f in index.files(m.model_id):
-            if not (library.root / m.path / f["name"]).is_file():
-                missing.append(Finding(Problem.MISSING_FILE, f"{m.path}/{f['name']}",
+            if not (library.root / m.path / f.name).is_file():
+                missing.append(Finding(Problem.MISSING_FILE, f"{m.path}/{f.name}",
                                        "indexed but missing: restore it from a backup, or run `modelshelf "
                                        "rebuild-index` to drop the model"))
     return missing

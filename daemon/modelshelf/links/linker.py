@@ -100,7 +100,7 @@ class Linker:
     # -- planning -------------------------------------------------------------------------------
     def library_model(self, model: IndexedModel) -> LibraryModel:
         folder = self.library.root / model.path
-        files = tuple(ModelFile(f["name"], folder / f["name"], f["size"], f["sha256"] or "")
+        files = tuple(ModelFile(f.name, folder / f.name, f.size, f.sha256 or "")
                       for f in self.index.files(model.model_id))
         return LibraryModel(model.model_id, model.model_type, model.family, model.cleaned_name, model.format,
                             folder, model.primary_file, files, model.sha256, model.hub_repo_id,

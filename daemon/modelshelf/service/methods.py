@@ -67,7 +67,8 @@ def build_methods(daemon: Control) -> dict[str, Method]:
 
     def model(params: dict[str, Any]) -> dict[str, Any]:
         found = index.resolve(_param(params, "id", str))
-        return {"model": dataclasses.asdict(found), "files": [dict(f) for f in index.files(found.model_id)]}
+        files = [dataclasses.asdict(f) for f in index.files(found.model_id)]
+        return {"model": dataclasses.asdict(found), "files": files}
 
     def identify(params: dict[str, Any]) -> dict[str, Any]:
         queries = _param(params, "models", list, [])
