@@ -141,7 +141,7 @@ def test_429_pauses_every_thread_for_retry_after(shelf: Shelf, hub: FakeHub, tmp
     client = make_client(hub, tmp_path)
     worker = LookupWorker([HubProvider(client)], shelf.writer)
     assert worker.lookup(model_id) is LookupOutcome.FAILED
-    assert 6 <= client.throttle.paused_for() <= 7 and client.state()["state"] == "throttled"
+    assert 6 <= client.throttle.paused_for() <= 7 and client.state().state == "throttled"
     calls = hub.api_calls()
     assert worker.lookup(model_id) is LookupOutcome.FAILED       # no call while paused
     assert hub.api_calls() == calls
@@ -162,7 +162,7 @@ def test_server_errors_open_the_breaker(shelf: Shelf, hub: FakeHub, tmp_path: Pa
     hub.forced.extend([(500, {})] * 3)
     for _ in range(3):
         assert worker.lookup(model_id) is LookupOutcome.FAILED
-    assert client.state()["state"] == "breaker_open" and "HTTP 500" in client.state()["last_error"]
+    assert client.state().state == "breaker_open" and "HTTP 500" in client.state().last_error
     assert worker.lookup(model_id) is LookupOutcome.FAILED
     assert hub.api_calls() == 3                                  # the open breaker made no call
 
@@ -207,7 +207,7 @@ def test_offline_mode_makes_no_call(shelf: Shelf, hub: FakeHub, tmp_path: Path,
     meta = shelf.library.root / shelf.index.get(model_id).path / "metadata.json"
     before = meta.read_bytes()
     assert LookupWorker([HubProvider(client)], shelf.writer).lookup(model_id) is LookupOutcome.SKIPPED
-    assert hub.api_calls() == 0 and client.state()["state"] == "offline"
+    assert hub.api_calls() == 0 and client.state().state == "offline"
     assert meta.read_bytes() == before              # offline by choice: not a failed attempt, still pending
     assert shelf.index.pending_ids() == [model_id]
 
@@ -266,7 +266,7 @@ def test_batch_of_fifty_files_from_ten_repos_is_bounded_by_the_cache(shelf: Shel
     assert outcomes == [LookupOutcome.MATCHED] * 50
     print(f"50 files from 10 repos: {hub.api_calls()} Hub calls")
     assert hub.api_calls() == 20                                 # 1 search + 1 file list per repo
-    assert json.loads(json.dumps(client.state()))["calls"] == 20
+    assert json.loads(json.dumps(client.state().as_json()))["calls"] == 20
 
 
 def test_failed_lookups_back_off_per_model(shelf: Shelf, hub: FakeHub, tmp_path: Path) -> None:

@@ -151,7 +151,7 @@ def test_429_backoff_is_shared_by_every_thread(civitai: FakeCivitai, tmp_path: P
     answer = answers[fake_meta(12).model_id]
     assert isinstance(answer, LookupFailed) and "throttled" in answer.reason
     assert len(civitai.api_calls()) == 1
-    assert provider.state()["state"] == "throttled"
+    assert provider.state().state == "throttled"
 
 
 @pytest.mark.fault(3)
@@ -164,13 +164,13 @@ def test_server_errors_open_the_breaker(civitai: FakeCivitai, tmp_path: Path) ->
     answer = provider.lookup([fake_meta(22)])[fake_meta(22).model_id]
     assert isinstance(answer, LookupFailed) and "circuit breaker open" in answer.reason
     assert len(civitai.api_calls()) == 2
-    assert provider.state()["state"] == "breaker_open"
+    assert provider.state().state == "breaker_open"
 
 
 def test_offline_mode_makes_no_call(civitai: FakeCivitai, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     provider = make_provider(tmp_path)
-    assert provider.offline() and provider.state()["state"] == "offline"
+    assert provider.offline() and provider.state().state == "offline"
     assert isinstance(provider.lookup([fake_meta(30)])[fake_meta(30).model_id], LookupFailed)
     monkeypatch.delenv("HF_HUB_OFFLINE")
     config = config_from_dict({"paths": {"state_dir": str(tmp_path / "state")}, "civitai": {"offline": True}})

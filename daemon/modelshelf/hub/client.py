@@ -21,6 +21,7 @@ from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNot
 
 from ..errors import HubUnavailableError
 from .cache import HubCache
+from .state import ServiceState, service_state
 from .throttle import CircuitBreaker, SlidingWindowThrottle
 
 log = logging.getLogger(__name__)
@@ -153,19 +154,10 @@ class HubClient:
         self.last_error = None
         return value
 
-    def state(self) -> dict[str, Any]:
-        if self.settings.offline:
-            state = "offline"
-        elif self.breaker.open_for():
-            state = "breaker_open"
-        elif self.throttle.paused_for():
-            state = "throttled"
-        else:
-            state = "online" if self.last_error is None else "unreachable"
-        return {"state": state, "endpoint": self.settings.endpoint, "calls": self.calls,
-                "calls_in_window": self.throttle.in_window(), "limit_per_minute": self.settings.calls_per_minute,
-                "breaker_open_for_s": round(self.breaker.open_for()), "paused_for_s": round(self.throttle.paused_for()),
-                "last_error": self.last_error}
+    def state(self) -> ServiceState:
+        return service_state(offline=self.settings.offline, endpoint=self.settings.endpoint, calls=self.calls,
+                             limit=self.settings.calls_per_minute, throttle=self.throttle, breaker=self.breaker,
+                             last_error=self.last_error)
 
 
 def settings_from_env(endpoint: str = "", token: str = "", offline: bool = False, **kw: Any) -> HubSettings:

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..config import Config, NsfwChoice
 from ..hub.cache import HubCache
+from ..hub.state import ServiceState, service_state
 from ..hub.throttle import CircuitBreaker, SlidingWindowThrottle
 from ..hub.transport import parse_retry_after
 from ..library.metadata import FileEntry, ModelMetadata
@@ -191,20 +192,10 @@ class CivitaiClient:
             log.warning("CivitAI answer rejected: %s; the models stay as they are and are retried later",
                         error.reason)
 
-    def state(self) -> dict[str, Any]:
-        if self.settings.offline:
-            state = "offline"
-        elif self.breaker.open_for():
-            state = "breaker_open"
-        elif self.throttle.paused_for():
-            state = "throttled"
-        else:
-            state = "online" if self.last_error is None else "unreachable"
-        return {"state": state, "endpoint": self.settings.endpoint, "nsfw": str(self.settings.nsfw),
-                "token": bool(self.settings.token), "calls": self.calls,
-                "calls_in_window": self.throttle.in_window(), "limit_per_minute": self.settings.calls_per_minute,
-                "breaker_open_for_s": round(self.breaker.open_for()), "paused_for_s": round(self.throttle.paused_for()),
-                "last_error": self.last_error}
+    def state(self) -> ServiceState:
+        return service_state(offline=self.settings.offline, endpoint=self.settings.endpoint, calls=self.calls,
+                             limit=self.settings.calls_per_minute, throttle=self.throttle, breaker=self.breaker,
+                             last_error=self.last_error, nsfw=str(self.settings.nsfw), token=bool(self.settings.token))
 
 
 class CivitaiProvider:
@@ -218,7 +209,7 @@ class CivitaiProvider:
     def offline(self) -> bool:
         return self.client.settings.offline
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> ServiceState:
         return self.client.state()
 
     def stop_waiting(self) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import HubUnavailableError
 from ..hub.client import HubClient
 from ..hub.identify import HubMatch, identify
+from ..hub.state import ServiceState
 from ..library.metadata import ModelMetadata
 from .provider import Answer, LookupFailed, NotFound, ProviderMatch
 from .view import match_from_hub_record
@@ -30,7 +30,7 @@ class HubProvider:
     def offline(self) -> bool:
         return self.client.settings.offline
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> ServiceState:
         return self.client.state()
 
     def stop_waiting(self) -> None:

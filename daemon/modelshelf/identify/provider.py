@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..hub.state import ServiceState
 from ..library.metadata import ModelMetadata, utc_now
 
 
@@ -87,7 +88,7 @@ class Provider(Protocol):
         """True when the provider is switched off or offline: asking it would only skip."""
         ...
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> ServiceState:
         """Status for `modelshelf status`: state, endpoint, calls, breaker, last error."""
         ...
 

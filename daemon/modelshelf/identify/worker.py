@@ -152,7 +152,7 @@ class LookupWorker:
 
     def status(self) -> dict[str, Any]:
         """The Hub's state as before (or the first provider's), with every provider's and the pending count."""
-        states = {p.name: p.state() for p in self.providers}
+        states = {p.name: p.state().as_json() for p in self.providers}
         main = states.get("hub") or next(iter(states.values()), {"state": "off", "calls_in_window": 0,
                                                                   "limit_per_minute": 0, "last_error": None})
         return main | {"pending": self.pending(), "providers": states}
