@@ -14,6 +14,7 @@ from ..apps import AdapterEnv, Adapters, AppInstall, AppKind, Finding, Problem
 from ..apps.filelinks import FileLinker
 from ..errors import ModelshelfError
 from ..fs.mounts import read_mounts
+from ..fs.paths import is_within
 from ..index import ModelIndex
 from ..library import Library
 from .registry import LinkRecord, LinkRegistry
@@ -98,7 +99,7 @@ def _orphans(library: Library, adapters: Adapters, known: set[tuple[str, str]],
                     if not path.is_symlink():
                         continue
                     dest = os.path.realpath(path)
-                    if not (dest == root or dest.startswith(root + os.sep)):
+                    if not is_within(dest, root):
                         continue
                     rel = path.relative_to(install.root).as_posix()
                     if (str(install.root), rel) not in known:

@@ -30,6 +30,7 @@ from ..apps.pending import PendingRegistrations, RetryReport
 from ..config import AppConfig
 from ..errors import ModelshelfError
 from ..fs.mounts import mount_of
+from ..fs.paths import is_within
 from ..index import IndexedModel, ModelIndex
 from ..library import Library
 from ..library.metadata import read_metadata
@@ -175,7 +176,7 @@ class Linker:
         if install is None or not dest.is_relative_to(os.path.realpath(self.library.root)):
             return False
         rel = dest.relative_to(os.path.realpath(self.library.root)).as_posix()
-        model = next((m for m in self.index.all() if rel.startswith(m.path + "/")), None)
+        model = next((m for m in self.index.all() if is_within(rel, m.path)), None)
         if model is None:
             return False
         placement = Placement(install.root, model.model_id, self.library.root / rel, link, PlacementMethod.LINK)

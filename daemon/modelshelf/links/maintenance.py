@@ -11,6 +11,7 @@ from pathlib import Path
 from ..apps import AdapterEnv, Adapters, AppInstall, AppKind, PlacementMethod
 from ..apps.filelinks import FileLinker, is_link_to, make_link
 from ..errors import ModelshelfError
+from ..fs.paths import is_within
 from ..index import IndexedModel, ModelIndex
 from ..library import STAGING_NAME, Library
 from .registry import LinkKind, LinkRecord, LinkRegistry
@@ -78,11 +79,6 @@ class RelocateReport:
     links_recreated: int
 
 
-def _under(path: str, prefix: str) -> bool:
-    prefix = prefix.rstrip("/") or "/"
-    return path == prefix or path.startswith(prefix + "/")
-
-
 def relocate(old: str, new: str, library: Library, registry: LinkRegistry) -> RelocateReport:
     """A drive moved from old to new: rewrite install paths (one transaction), then recreate
     absolute links that still point under old at the library's current files."""
@@ -91,7 +87,7 @@ def relocate(old: str, new: str, library: Library, registry: LinkRegistry) -> Re
     for r in registry.all():
         if r.method is PlacementMethod.API or r.kind is not LinkKind.ABSOLUTE or not os.path.islink(r.target_path):
             continue
-        if _under(os.readlink(r.target_path), old):
+        if is_within(os.readlink(r.target_path), old):
             os.unlink(r.target_path)
             make_link(LinkKind.ABSOLUTE, library.root / r.source, r.target_path)
             recreated += 1
