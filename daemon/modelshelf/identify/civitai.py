@@ -48,7 +48,7 @@ from .civitai_records import (
 from .errors import ProviderAnswerError, ProviderUnavailableError
 from .http import HttpAnswer, exchange, json_body, make_client
 from .previews import choose_preview
-from .provider import Answer, GoneUpstream, LookupFailed, NotFound, ProviderMatch
+from .provider import Answer, ClientBacked, GoneUpstream, LookupFailed, NotFound, ProviderMatch
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100               # the POST endpoint's zod schema: .max(100)
@@ -198,22 +198,13 @@ class CivitaiClient:
                              last_error=self.last_error, nsfw=str(self.settings.nsfw), token=bool(self.settings.token))
 
 
-class CivitaiProvider:
+class CivitaiProvider(ClientBacked):
     """Answers a batch of models with as few calls as the cache and the 100-hash batches allow."""
 
     name = PROVIDER
 
     def __init__(self, client: CivitaiClient, cache: HubCache) -> None:
         self.client, self.cache = client, cache
-
-    def offline(self) -> bool:
-        return self.client.settings.offline
-
-    def state(self) -> ServiceState:
-        return self.client.state()
-
-    def stop_waiting(self) -> None:
-        self.client.stop_waiting()
 
     def close(self) -> None:
         self.cache.close()

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from ..errors import HubUnavailableError
 from ..hub.client import HubClient
 from ..hub.identify import HubMatch, identify
-from ..hub.state import ServiceState
 from ..library.metadata import ModelMetadata
-from .provider import Answer, LookupFailed, NotFound, ProviderMatch
+from .provider import Answer, ClientBacked, LookupFailed, NotFound, ProviderMatch
 from .view import match_from_hub_record
 
 PROVIDER = "hub"
@@ -21,20 +20,11 @@ def hub_match(match: HubMatch) -> ProviderMatch:
     return match_from_hub_record(dataclasses.asdict(match))
 
 
-class HubProvider:
+class HubProvider(ClientBacked):
     name = PROVIDER
 
     def __init__(self, client: HubClient) -> None:
         self.client = client
-
-    def offline(self) -> bool:
-        return self.client.settings.offline
-
-    def state(self) -> ServiceState:
-        return self.client.state()
-
-    def stop_waiting(self) -> None:
-        self.client.stop_waiting()
 
     def close(self) -> None:
         self.client.cache.close()

@@ -99,3 +99,18 @@ class Provider(Protocol):
     def close(self) -> None:
         """Close the provider's cache and connections."""
         ...
+
+
+class ClientBacked:
+    """What a provider answers from its client (the Hub's, CivitAI's): offline, state, stop."""
+
+    client: Any
+
+    def offline(self) -> bool:
+        return self.client.settings.offline
+
+    def state(self) -> ServiceState:
+        return self.client.state()
+
+    def stop_waiting(self) -> None:
+        self.client.stop_waiting()
