@@ -18,15 +18,17 @@ import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
+
+from ..local_http import LocalServer, Served, read_body, send_bytes, send_json
 
 STEPS = ("waiting", "running", "completed")
 
 
 @dataclass
-class FakeInvokeAI:
+class FakeInvokeAI(Served):
     root: Path                                  # the InvokeAI root (invokeai.yaml, models/)
     port: int = 0
     garbage: bool = False
@@ -37,37 +39,10 @@ class FakeInvokeAI:
     requests: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        fake = self
         self._lock = threading.Lock()
+        self.server = LocalServer(self._handle, "fake-invokeai", self.port)
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_DELETE(self) -> None:
-                fake._handle(self, "DELETE")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-invokeai")
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> FakeInvokeAI:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def models_path(self) -> Path:
@@ -78,22 +53,13 @@ class FakeInvokeAI:
             return sum(1 for m, p in self.requests if m == method and p.startswith(prefix))
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length else b""
+        body = read_body(h)
         with self._lock:
             self.requests.append((method, h.path))
             if self.garbage:
-                return self._send(h, 200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
+                return send_bytes(h, 200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
             status, answer = self._route(method, urlparse(h.path), body)
-        payload = b"" if answer is None else json.dumps(answer).encode()
-        self._send(h, status, payload, "application/json")
-
-    def _send(self, h: BaseHTTPRequestHandler, status: int, payload: bytes, ctype: str) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", ctype)
-        h.send_header("Content-Length", str(len(payload)))
-        h.end_headers()
-        h.wfile.write(payload)
+        send_json(h, status, answer)
 
     def _route(self, method: str, url, body: bytes) -> tuple[int, object]:
         path = unquote(url.path)

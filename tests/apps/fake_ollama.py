@@ -26,8 +26,10 @@ import stat
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from ..local_http import LocalServer, Served, read_body, send_bytes, send_json
 
 DIGEST = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")                 # manifest/paths.go BlobsPath
 PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")             # name.go isValidPart (model, tag)
@@ -117,7 +119,7 @@ def _prune_directory(path: Path) -> None:
 
 
 @dataclass
-class FakeOllama:
+class FakeOllama(Served):
     """Serves one models folder on 127.0.0.1. version decides what /api/create does with a GGUF:
     before 0.30 it reuses the blob (NewLayerFromLayer), from 0.30 it writes a rewritten copy
     (llama-quantize COPY). garbage=True answers every request with an HTML page."""
@@ -128,40 +130,10 @@ class FakeOllama:
     requests: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        fake = self
         self._lock = threading.Lock()
+        self.server = LocalServer(self._handle, "fake-ollama")
+        self.url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_HEAD(self) -> None:
-                fake._handle(self, "HEAD")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_DELETE(self) -> None:
-                fake._handle(self, "DELETE")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-ollama")
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> FakeOllama:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def calls(self, method: str, prefix: str) -> int:
         with self._lock:
@@ -171,10 +143,9 @@ class FakeOllama:
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         with self._lock:
             self.requests.append((method, h.path))
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length else b""
+        body = read_body(h)
         if self.garbage:
-            return self._send(h, 200, b"<html>Bad gateway</html>", "text/html")
+            return send_bytes(h, 200, b"<html>Bad gateway</html>", "text/html")
         routes = {("GET", "/api/version"): lambda: (200, {"version": self.version}),
                   ("GET", "/api/tags"): self._tags,
                   ("POST", "/api/create"): lambda: self._create(json.loads(body or b"{}")),
@@ -185,16 +156,7 @@ class FakeOllama:
             status, answer = self._blob(method, h.path.removeprefix("/api/blobs/"), body)
         else:
             status, answer = 404, {"error": "404 page not found"}
-        payload = b"" if answer is None else json.dumps(answer).encode()
-        self._send(h, status, payload, "application/json; charset=utf-8")
-
-    def _send(self, h: BaseHTTPRequestHandler, status: int, payload: bytes, ctype: str) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", ctype)
-        h.send_header("Content-Length", str(len(payload)))
-        h.end_headers()
-        if h.command != "HEAD":
-            h.wfile.write(payload)
+        send_json(h, status, answer, content_type="application/json; charset=utf-8")
 
     # -- handlers, as routes.go / create.go / images.go do them ----------------------------------
     def _blob(self, method: str, digest: str, body: bytes) -> tuple[int, dict | None]:

@@ -8,12 +8,13 @@ its SHA-256 and X-Linked-Size, as huggingface_hub's get_hf_file_metadata reads t
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlparse
+
+from ..local_http import LocalServer, Served, send_bytes, send_json
 
 
 @dataclass
@@ -51,31 +52,16 @@ def _lfs_pointer(sha: str, size: int) -> bytes:
     return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {size}\n".encode()
 
 
-class FakeHub:
+class FakeHub(Served):
     def __init__(self, port: int = 0) -> None:
         self.repos: dict[str, FakeRepo] = {}
         self.requests: list[str] = []
         self.forced: list[tuple[int, dict[str, str]] | float] = []   # status+headers, or a delay in s
         self._lock = threading.Lock()
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                hub._handle(self)
-
-            def do_HEAD(self) -> None:
-                hub._handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.server = LocalServer(self._handle, "fake-hub", port)
+        self.port = self.server.port
+        self.endpoint = self.server.url
         self.cdn = f"http://localhost:{self.port}"   # another host: a client stops at the redirect, as on the Hub
-        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-hub", daemon=True)
-        self._thread.start()
 
     def add(self, repo: FakeRepo) -> FakeRepo:
         self.repos[repo.repo_id] = repo
@@ -85,7 +71,7 @@ class FakeHub:
         with self._lock:
             return sum(1 for r in self.requests if r.startswith("/api/"))
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         url = urlparse(h.path)
         with self._lock:
             self.requests.append(h.path)
@@ -94,7 +80,7 @@ class FakeHub:
             time.sleep(forced)                               # slower than the client's timeout
         elif forced is not None:
             status, headers = forced
-            return self._send(h, status, {"error": "forced"}, headers)
+            return send_json(h, status, {"error": "forced"}, headers)
         query = parse_qs(url.query)
         path = unquote(url.path)
         if "/resolve/" in path or path.startswith("/cdn-lfs/"):
@@ -102,13 +88,13 @@ class FakeHub:
         if path.startswith("/api/models/") and "/tree/" in path:
             return self._tree(h, path)
         if path == "/api/models":
-            return self._send(h, 200, self._search(query.get("search", [""])[0], int(query.get("limit", ["20"])[0])))
+            return send_json(h, 200, self._search(query.get("search", [""])[0], int(query.get("limit", ["20"])[0])))
         if path.startswith("/api/models/"):
             repo = self.repos.get(path[len("/api/models/"):].split("/revision/")[0])
             if repo is None:
-                return self._send(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-            return self._send(h, 200, self._info(repo, blobs=query.get("blobs", ["false"])[0].lower() == "true"))
-        self._send(h, 404, {"error": "not found"})
+                return send_json(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+            return send_json(h, 200, self._info(repo, blobs=query.get("blobs", ["false"])[0].lower() == "true"))
+        send_json(h, 404, {"error": "not found"})
 
     def _search(self, text: str, limit: int) -> list[dict]:
         text = text.lower()
@@ -130,26 +116,13 @@ class FakeHub:
                 "pipeline_tag": repo.pipeline_tag, "cardData": repo.card, "siblings": siblings,
                 "downloads": repo.downloads, "private": False}
 
-    def _send(self, h: BaseHTTPRequestHandler, status: int, body, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        try:
-            h.send_response(status)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout tests)
-
     def _tree(self, h: BaseHTTPRequestHandler, path: str) -> None:
         repo_id, _, rev = path[len("/api/models/"):].partition("/tree/")
         repo = self.repos.get(repo_id)
         if repo is None:
-            return self._send(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+            return send_json(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
         if rev not in (repo.sha, "main"):
-            return self._send(h, 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"})
+            return send_json(h, 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"})
         entries: list[dict] = []
         folders = sorted({name.rsplit("/", 1)[0] for name in repo.contents if "/" in name})
         entries += [{"type": "directory", "oid": "d" * 40, "size": 0, "path": f} for f in folders]
@@ -162,7 +135,7 @@ class FakeHub:
             else:
                 entry["oid"] = _git_blob_id(data)
             entries.append(entry)
-        return self._send(h, 200, entries)
+        return send_json(h, 200, entries)
 
     def _download(self, h: BaseHTTPRequestHandler, path: str) -> None:
         if path.startswith("/cdn-lfs/"):                     # the CDN a Hub redirect points to
@@ -170,41 +143,23 @@ class FakeHub:
             data = next((d for r in self.repos.values() for d in r.contents.values()
                          if hashlib.sha256(d).hexdigest() == sha), None)
             if data is None:
-                return self._send(h, 404, {"error": "not found"})
-            return self._send_bytes(h, 200, data, {"ETag": f'"{sha}"'})
+                return send_json(h, 404, {"error": "not found"})
+            return send_bytes(h, 200, data, headers={"ETag": f'"{sha}"'})
         repo_id, _, rest = path.lstrip("/").partition("/resolve/")
         rev, _, name = rest.partition("/")
         repo = self.repos.get(repo_id)
         if repo is None:
-            return self._send(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+            return send_json(h, 404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
         if rev not in (repo.sha, "main"):
-            return self._send(h, 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"})
+            return send_json(h, 404, {"error": "Invalid rev id"}, {"X-Error-Code": "RevisionNotFound"})
         data = repo.contents.get(name)
         if data is None:
-            return self._send(h, 404, {"error": "Entry not found"},
+            return send_json(h, 404, {"error": "Entry not found"},
                               {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": repo.sha})
         headers = {"X-Repo-Commit": repo.sha}
         if not _is_lfs(name):
-            return self._send_bytes(h, 200, data, {**headers, "ETag": f'"{_git_blob_id(data)}"'})
+            return send_bytes(h, 200, data, headers={**headers, "ETag": f'"{_git_blob_id(data)}"'})
         sha = hashlib.sha256(data).hexdigest()
         headers.update({"ETag": f'"{_git_blob_id(_lfs_pointer(sha, len(data)))}"', "X-Linked-Etag": f'"{sha}"',
                         "X-Linked-Size": str(len(data)), "Location": f"{self.cdn}/cdn-lfs/{sha}"})
-        return self._send_bytes(h, 302, b"", headers)
-
-    def _send_bytes(self, h: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict[str, str]) -> None:
-        try:
-            h.send_response(status)
-            h.send_header("Content-Type", "application/octet-stream")
-            h.send_header("Content-Length", str(len(data)))
-            for k, v in headers.items():
-                h.send_header(k, v)
-            h.end_headers()
-            if h.command != "HEAD":
-                h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
+        return send_bytes(h, 302, b"", headers=headers)

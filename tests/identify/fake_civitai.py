@@ -22,8 +22,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote, urlparse
+
+from ..local_http import LocalServer, Served, read_body, send_bytes, send_json
 
 
 @dataclass
@@ -65,7 +67,7 @@ class Request:
     at: float                         # time.monotonic() when the server received it
 
 
-class FakeCivitai:
+class FakeCivitai(Served):
     def __init__(self) -> None:
         self.versions: dict[int, FakeVersion] = {}
         self.images: dict[str, bytes] = {}
@@ -73,23 +75,8 @@ class FakeCivitai:
         # (status, headers, body bytes, content type) answered instead of the real thing, in order
         self.forced: list[tuple[int, dict[str, str], bytes, str]] = []
         self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="fake-civitai", daemon=True)
-        self._thread.start()
+        self.server = LocalServer(self._handle, "fake-civitai")
+        self.endpoint = self.server.url
 
     def add(self, version: FakeVersion) -> FakeVersion:
         self.versions[version.version_id] = version
@@ -108,8 +95,7 @@ class FakeCivitai:
     # -- answers ----------------------------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         path = unquote(urlparse(h.path).path)
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
+        raw = read_body(h)
         try:
             body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
@@ -118,7 +104,8 @@ class FakeCivitai:
             self.requests.append(Request(method, path, body, dict(h.headers.items()), time.monotonic()))
             forced = self.forced.pop(0) if self.forced and path.startswith("/api/") else None
         if forced is not None:
-            return self._send(h, *forced)
+            status, headers, data, content_type = forced
+            return send_bytes(h, status, data, content_type, headers)
         by_hash = "/api/v1/model-versions/by-hash"
         if method == "GET" and path.startswith(by_hash + "/"):
             return self._one_by_hash(h, path[len(by_hash) + 1:])
@@ -127,8 +114,8 @@ class FakeCivitai:
         if method == "GET" and path.startswith("/api/v1/models/"):
             return self._model(h, path.rsplit("/", 1)[-1])
         if method == "GET" and path.startswith("/images/") and path[8:] in self.images:
-            return self._send(h, 200, {}, self.images[path[8:]], "image/jpeg")
-        self._json(h, 404, {"error": "Not found"})
+            return send_bytes(h, 200, self.images[path[8:]], "image/jpeg")
+        send_json(h, 404, {"error": "Not found"})
 
     def _published(self) -> list[FakeVersion]:
         return sorted((v for v in self.versions.values() if v.published), key=lambda v: v.version_id)
@@ -137,25 +124,25 @@ class FakeCivitai:
         digest = digest.upper()
         for version in self._published():
             if any(digest in f.hashes().values() for f in version.files):
-                return self._json(h, 200, self._version(version))
-        self._json(h, 404, {"error": "Model not found"})
+                return send_json(h, 200, self._version(version))
+        send_json(h, 404, {"error": "Model not found"})
 
     def _batch(self, h: BaseHTTPRequestHandler, body: object) -> None:
         if not (isinstance(body, list) and len(body) <= 100
                 and all(isinstance(x, str) and len(x) == 64 for x in body)):
-            return self._json(h, 400, {"error": "Request must include an array of SHA256 Hashes. Too many hashes"})
+            return send_json(h, 400, {"error": "Request must include an array of SHA256 Hashes. Too many hashes"})
         wanted = {x.upper() for x in body}
         # prepareModelVersionResponse answers null for a version without a primary file
         out = [self._version(v) if any(f.primary for f in v.files) else None
                for v in self._published() for f in v.files if f.hashes()["SHA256"] in wanted]
-        self._json(h, 200, out)
+        send_json(h, 200, out)
 
     def _model(self, h: BaseHTTPRequestHandler, model_id: str) -> None:
         versions = [v for v in self._published() if str(v.model_id) == model_id]
         if not versions:
-            return self._json(h, 404, {"error": f"No model with id {model_id}"})
+            return send_json(h, 404, {"error": f"No model with id {model_id}"})
         first = versions[0]
-        self._json(h, 200, {"id": first.model_id, "name": first.model_name, "description": "<p>a model</p>",
+        send_json(h, 200, {"id": first.model_id, "name": first.model_name, "description": "<p>a model</p>",
                             "type": first.model_type, "poi": False, "nsfw": first.nsfw_level > 2,
                             "nsfwLevel": first.nsfw_level, "tags": first.tags,
                             "creator": {"username": "someone", "image": None},
@@ -188,24 +175,3 @@ class FakeCivitai:
                        for img in v.images],
             "downloadUrl": f"{self.endpoint}/api/download/models/{v.version_id}",
         }
-
-    def _json(self, h: BaseHTTPRequestHandler, status: int, body: object) -> None:
-        self._send(h, status, {}, json.dumps(body).encode(), "application/json")
-
-    def _send(self, h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], data: bytes,
-              content_type: str) -> None:
-        try:
-            h.send_response(status)
-            h.send_header("Content-Type", content_type)
-            h.send_header("Content-Length", str(len(data)))
-            for k, v in headers.items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (size cap)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
