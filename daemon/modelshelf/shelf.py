@@ -6,7 +6,7 @@ import functools
 import logging
 import threading
 
-from .adopt import recover_adoptions
+from .adopt.journal import JOURNAL_NAME
 from .config import Config
 from .index import ModelIndex, rebuild_index
 from .index.writer import LibraryWriter
@@ -42,10 +42,17 @@ class Shelf:
                 self.writer.recover()      # placed or rewritten, not yet committed
                 for problem in report.problems:
                     log.error("%s", problem)
-                recover_adoptions(self)           # after the index holds every placed model
+                self._recover_adoptions()         # after the index holds every placed model
         except BaseException:
             self.close()
             raise
+
+    def _recover_adoptions(self) -> None:
+        """Finish or roll back an interrupted adoption. Imported only when one left its journal:
+        every CLI command opens a Shelf, and the adopter (apps, planner) costs ~30 ms to import."""
+        if (self.config.paths.state_dir / JOURNAL_NAME).exists():
+            from .adopt.recover import recover_adoptions
+            recover_adoptions(self)
 
     def _open_library(self) -> Library:
         known = self.index.get_meta("library_id")
