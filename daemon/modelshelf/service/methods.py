@@ -86,10 +86,12 @@ def build_methods(daemon: Control) -> dict[str, Method]:
             raise RpcError(INVALID_PARAMS, "param 'paths' must be a list of paths")
         return {"job_ids": daemon.submit_paths(paths, ImportMode(mode))}
 
-    def action(run: Callable[[dict[str, Any]], Report], recount: bool = False) -> Method:
-        """A maintenance action (it takes the library writer itself) as a socket method."""
+    def action(run: Callable[[dict[str, Any]], Report], recount: bool = False,
+               said: dict[str, Any] | None = None) -> Method:
+        """A maintenance action (it takes the library writer itself) as a socket method; `said`
+        is added to its answer."""
         def method(params: dict[str, Any]) -> dict[str, Any]:
-            result = run(params).as_json()
+            result = run(params).as_json() | (said or {})
             if recount:
                 daemon.board.model_count = index.count()
             return result
@@ -106,7 +108,7 @@ def build_methods(daemon: Control) -> dict[str, Method]:
         "retry-lookups": lambda p: {"queued": daemon.retry_lookups()},
         "identify": identify,
         "checkpoint": action(lambda p: actions.checkpoint(shelf)),
-        "rebuild-index": lambda p: action(lambda p: actions.rebuild(shelf), recount=True)(p) | {"by": "daemon"},
+        "rebuild-index": action(lambda p: actions.rebuild(shelf), recount=True, said={"by": "daemon"}),
         "sync": action(lambda p: actions.sync(shelf, p.get("model"))),
         "health": action(lambda p: actions.health(shelf, bool(p.get("fix")), bool(p.get("dry_run")))),
         "delete": action(lambda p: actions.delete(shelf, _param(p, "model", str)), recount=True),
