@@ -129,9 +129,11 @@ class Daemon:
         return len(new)
 
     def retry_registrations(self) -> int:
-        """Registrations that wait for an app's server (InvokeAI down), tried where due."""
-        with self.shelf.writer.exclusive():
-            report = self.pipeline.linker.retry_pending()
+        """Registrations that wait for an app's server (InvokeAI down), tried where due. Not under
+        the library writer: an app's install job may take minutes, and imports must not wait on it
+        (registry.db has its own lock; a model deleted meanwhile leaves a registration that
+        `health` reports and `health --fix` removes)."""
+        report = self.pipeline.linker.retry_pending()
         if report.registered:
             log.info("registered %d models with their app now that it answers", len(report.registered))
         return len(report.registered)
