@@ -129,16 +129,29 @@ class Linker:
         return [p for m in ([model] if model else self.index.all()) for p in self.plan(m, installs)]
 
     # -- syncing --------------------------------------------------------------------------------
-    def sync_model(self, model: IndexedModel, installs: list[AppInstall] | None = None) -> list[LinkResult]:
-        """Place one model in every install (cost independent of the library's size)."""
+    def sync_model(self, model: IndexedModel, installs: list[AppInstall] | None = None,
+                   api_later: bool = False) -> list[LinkResult]:
+        """Place one model in every install (cost independent of the library's size). With
+        api_later, registrations through an app's API are queued for retry_pending() instead of
+        made now: the daemon syncs under the library writer, and an app's install job may take
+        minutes that imports must not wait."""
         view = self.library_model(model)
         results: list[LinkResult] = []
         for install in installs if installs is not None else self.installs():
             adapter = self.adapter(install.kind)
             self.files.ops += 1
             for placement in adapter.plan(install, view):
-                results.append(self._apply(adapter, install, placement))
+                if api_later and placement.method is PlacementMethod.API:
+                    results.append(self._queue(install, placement))
+                else:
+                    results.append(self._apply(adapter, install, placement))
         return results
+
+    def _queue(self, install: AppInstall, placement: Placement) -> LinkResult:
+        """A registration for the next retry_pending() round (no backoff: it is due at once)."""
+        self.registry.add_pending(str(install.root), placement.model_id, "queued for the next registration round")
+        return LinkResult(str(install.root), placement.registry_target, ApplyStatus.PENDING, None,
+                          "registered by the daemon's next round (within 30 s)")
 
     def _apply(self, adapter: Adapter, install: AppInstall, placement: Placement) -> LinkResult:
         applied = adapter.apply(install, placement)
@@ -149,10 +162,10 @@ class Linker:
         kind = applied.record.kind if applied.record and applied.status is ApplyStatus.CREATED else None
         return LinkResult(str(install.root), placement.registry_target, applied.status, kind, applied.detail)
 
-    def sync_all(self, installs: list[AppInstall] | None = None) -> list[LinkResult]:
+    def sync_all(self, installs: list[AppInstall] | None = None, api_later: bool = False) -> list[LinkResult]:
         installs = installs if installs is not None else self.installs()
         with self.registry.atomic():  # one transaction, not one per link
-            return [r for model in self.index.all() for r in self.sync_model(model, installs)]
+            return [r for model in self.index.all() for r in self.sync_model(model, installs, api_later)]
 
     def retry_pending(self, force: bool = False) -> RetryReport:
         """Registrations that waited for an app's server (InvokeAI down), tried again where the

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,8 @@ class Daemon:
         self.pipeline.link(model_id)        # the apps that show previews get the new picture linked
 
     def _on_imported(self, model_id: str) -> None:
+        if self.pipeline.linker.registry.pending():   # an API app (InvokeAI) waits: its round now, not in 30 s
+            self.scheduler.modify_job("app-registrations", next_run_time=datetime.now(self.scheduler.timezone))
         self.lookups.submit(model_id)
 
     # -- what the socket methods ask for (service/methods.py's Control) ---------------------------
@@ -125,7 +128,7 @@ class Daemon:
         if new:
             log.info("new app installs: %s; linking the library into them", ", ".join(str(i.root) for i in new))
             with self.shelf.writer.exclusive():
-                linker.sync_all(new)
+                linker.sync_all(new, api_later=True)
         return len(new)
 
     def retry_registrations(self) -> int:

@@ -148,7 +148,7 @@ class ImportPipeline:
         if model is None:
             return
         with self.shelf.writer.exclusive():   # the registry has one writer at a time, like the index
-            results = self.linker.sync_model(model)
+            results = self.linker.sync_model(model, api_later=True)   # API apps: the scheduler's round
         made = sum(r.status is LinkStatus.CREATED for r in results)
         if made:
             log.info("linked %s into %d places", model.path, made)
