@@ -16,7 +16,6 @@ far below a full sync.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import shutil
 import statistics
@@ -28,12 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "daemon"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from rebuild_index import TYPES, _fast_write  # noqa: E402
+from rebuild_index import make_library  # noqa: E402
 
 from modelshelf.config import AppConfig, AppKind  # noqa: E402
 from modelshelf.index import ModelIndex, rebuild_index  # noqa: E402
 from modelshelf.library import open_library  # noqa: E402
-from modelshelf.library.metadata import ClassificationRecord, FileEntry, ModelMetadata, Source, utc_now  # noqa: E402
 from modelshelf.links import Linker, LinkRegistry  # noqa: E402
 
 # kind -> (marker files, folders) as the app lays them out (see tests/apps/conftest.py LAYOUTS)
@@ -60,32 +58,6 @@ LAYOUTS: dict[AppKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 MIX = [AppKind.COMFYUI, AppKind.A1111, AppKind.FORGE, AppKind.SDNEXT, AppKind.SWARMUI, AppKind.FOOOCUS,
        AppKind.TEXTGEN, AppKind.LMSTUDIO, AppKind.LLAMACPP, AppKind.COMFYUI]
-
-
-def make_library(root: Path, count: int, first: int = 0) -> list[tuple[ModelMetadata, str]]:
-    """Synthetic models of every common type; language models as GGUF files."""
-    library = open_library(root, may_create=True)
-    now = utc_now()
-    made = []
-    for i in range(first, first + count):
-        model_type, family = TYPES[i % len(TYPES)]
-        fmt = "gguf" if model_type == "llm" else "safetensors"
-        name = f"model_{i:06d}"
-        folder = library.model_dir(model_type, family, name)
-        folder.mkdir(parents=True)
-        data = i.to_bytes(8, "little") * 4
-        b3 = hashlib.blake2b(data, digest_size=32).hexdigest()  # stands in for BLAKE3 here
-        sha = hashlib.sha256(data).hexdigest()
-        (folder / f"{name}.{fmt}").write_bytes(data)
-        meta = ModelMetadata(
-            model_id=b3[:16], model_type=model_type, family=family, cleaned_name=name, format=fmt,
-            files=(FileEntry(f"{name}.{fmt}", len(data), b3, sha),), blake3=b3, sha256=sha, size_bytes=len(data),
-            added_at=now, updated_at=now, source=Source(f"/inbox/{name}.{fmt}", "copy"),
-            classification=ClassificationRecord("tensor_names", 0.95, "synthetic"), primary_file=f"{name}.{fmt}",
-            hub={"repo_id": f"bench/{name}-GGUF"} if fmt == "gguf" else None, tags=("bench",))
-        _fast_write(folder, meta)
-        made.append((meta, folder.relative_to(root).as_posix()))
-    return made
 
 
 def make_installs(apps_dir: Path, count: int) -> tuple[AppConfig, ...]:
@@ -116,7 +88,7 @@ def timed(fn):
 def run(size: int, installs: int, work: Path) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    make_library(work / "library", size)
+    make_library(work / "library", size, gguf_llms=True)
     apps = make_installs(work / "apps", installs)
     library = open_library(work / "library", may_create=False)
     index = ModelIndex(work / "models.db")
@@ -130,7 +102,7 @@ def run(size: int, installs: int, work: Path) -> dict:
     again_ops = linker.ops
     # What one import triggers: a model just placed in the library, linked into every install.
     inc_ops, inc_s = [], []
-    for meta, rel in make_library(work / "library", IMPORTS, first=size):
+    for meta, rel in make_library(work / "library", IMPORTS, first=size, gguf_llms=True):
         index.upsert(meta, rel)
         model = index.get(meta.model_id)
         linker.ops = 0

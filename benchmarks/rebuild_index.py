@@ -2,7 +2,7 @@
 """Deep-scan rebuild of models.db from N synthetic models' metadata.json files: models/s.
 
 Each model is a folder library/<type>/<family>/<name>/ holding a small model file and a real
-schema-v1 metadata.json. The rebuild reads every metadata.json, checks each listed file, and
+metadata.json (the current schema). The rebuild reads every metadata.json, checks each listed file, and
 replaces the index in one transaction. Warm runs are medians of --rounds; a cold run (page cache
 dropped, root only) is reported too. Target: >= 5,000 models/s.
 
@@ -37,26 +37,32 @@ TYPES = [("lora", "sdxl"), ("checkpoint", "sd15"), ("vae", "flux"), ("llm", "lla
          ("text_encoder", "t5xxl"), ("controlnet", "sdxl"), ("embedding", "sd15")]
 
 
-def make_library(root: Path, count: int) -> None:
+def make_library(root: Path, count: int, first: int = 0,
+                 gguf_llms: bool = False) -> list[tuple[ModelMetadata, str]]:
+    """Synthetic models of every common type (with gguf_llms, language models as GGUF files
+    matched on the Hub); returns (metadata, folder relative to root) of each."""
     library = open_library(root, may_create=True)
     now = utc_now()
-    for i in range(count):
+    made = []
+    for i in range(first, first + count):
         model_type, family = TYPES[i % len(TYPES)]
+        fmt = "gguf" if gguf_llms and model_type == "llm" else "safetensors"
         name = f"model_{i:06d}"
         folder = library.model_dir(model_type, family, name)
         folder.mkdir(parents=True)
         data = i.to_bytes(8, "little") * 4
         b3 = hashlib.blake2b(data, digest_size=32).hexdigest()  # stands in for BLAKE3 here
         sha = hashlib.sha256(data).hexdigest()
-        (folder / f"{name}.safetensors").write_bytes(data)
+        (folder / f"{name}.{fmt}").write_bytes(data)
         meta = ModelMetadata(
-            model_id=b3[:16], model_type=model_type, family=family, cleaned_name=name,
-            format="safetensors", files=(FileEntry(f"{name}.safetensors", len(data), b3, sha),),
-            blake3=b3, sha256=sha, size_bytes=len(data), added_at=now, updated_at=now,
-            source=Source(f"/inbox/{name}.safetensors", "copy"),
-            classification=ClassificationRecord("tensor_names", 0.95, "synthetic"),
-            primary_file=f"{name}.safetensors", tags=("bench",))
+            model_id=b3[:16], model_type=model_type, family=family, cleaned_name=name, format=fmt,
+            files=(FileEntry(f"{name}.{fmt}", len(data), b3, sha),), blake3=b3, sha256=sha, size_bytes=len(data),
+            added_at=now, updated_at=now, source=Source(f"/inbox/{name}.{fmt}", "copy"),
+            classification=ClassificationRecord("tensor_names", 0.95, "synthetic"), primary_file=f"{name}.{fmt}",
+            hub={"repo_id": f"bench/{name}-GGUF"} if fmt == "gguf" else None, tags=("bench",))
         write_metadata(folder, meta) if i < 10 else _fast_write(folder, meta)
+        made.append((meta, folder.relative_to(root).as_posix()))
+    return made
 
 
 def _fast_write(folder: Path, meta: ModelMetadata) -> None:
