@@ -54,7 +54,6 @@ class Daemon:
                                        on_done=self._on_done, on_imported=self._on_imported,
                                        wake=self._wake.set)
         self.watcher = self._make_watcher(config)
-        self._known_installs = {str(i.root) for i in self.pipeline.linker.installs()}
         self.lookups = self._make_lookups(config)
         self.rpc = RpcServer(config.service.socket, build_methods(self))
         self.scheduler = build_scheduler(self.checkpoint, periodic={
@@ -96,8 +95,8 @@ class Daemon:
     def _on_preview(self, model_id: str) -> None:
         self.pipeline.link(model_id)        # the apps that show previews get the new picture linked
 
-    def _on_imported(self, model_id: str) -> None:
-        if self.pipeline.linker.registry.pending():   # an API app (InvokeAI) waits: its round now, not in 30 s
+    def _on_imported(self, model_id: str, registrations_waiting: bool) -> None:
+        if registrations_waiting:           # an API app (InvokeAI): its round now, not in 30 s
             self.scheduler.modify_job("app-registrations", next_run_time=datetime.now(self.scheduler.timezone))
         self.lookups.submit(model_id)
 
@@ -120,15 +119,13 @@ class Daemon:
         return [self.lookups.report(m) | {"outcome": str(o)} for m, o in outcomes.items()]
 
     def sync_new_installs(self) -> int:
-        """An app install that appeared since the last look gets every model linked."""
-        linker = self.pipeline.linker
-        installs = linker.installs()
-        new = [i for i in installs if str(i.root) not in self._known_installs]
-        self._known_installs = {str(i.root) for i in installs}
+        """An app install that appeared since the last look gets every model linked (and the
+        pipeline's incremental syncs see the installs as they are now)."""
+        new = self.pipeline.discover_installs()
         if new:
             log.info("new app installs: %s; linking the library into them", ", ".join(str(i.root) for i in new))
             with self.shelf.writer.exclusive():
-                linker.sync_all(new, api_later=True)
+                self.pipeline.linker.sync_all(new, api_later=True)
         return len(new)
 
     def retry_registrations(self) -> int:
@@ -233,7 +230,7 @@ class Daemon:
         self.scheduler.reschedule_job("hub-lookups", trigger="interval", seconds=config.hub.retry_minutes * 60)
         self.scheduler.reschedule_job("app-installs", trigger="interval", seconds=config.inbox.rescan_seconds)
         if change.touches("apps"):
-            self.sync_new_installs()    # a new install is synced in full once; a removed one is left alone
+            self.sync_new_installs()    # a new install is synced in full once; a removed one is dropped
         log.info("configuration reloaded from %s%s", config.source or "defaults",
                  f"; applied {', '.join(change.applied)}" if change.applied else "; nothing changed")
 

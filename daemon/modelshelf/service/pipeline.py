@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..apps import AppInstall
 from ..config import Config, ImportMode
 from ..drives import DriveDetector, DriveQueues
 from ..errors import ModelshelfError, ShuttingDownError
@@ -41,7 +42,7 @@ class ImportPipeline:
     """Owns the drive queues and their workers, and the in-progress set."""
 
     def __init__(self, shelf: Shelf, board: StatusBoard, config: Config, cancel: threading.Event,
-                 on_done: Callable[[Path, bool], None], on_imported: Callable[[str], None],
+                 on_done: Callable[[Path, bool], None], on_imported: Callable[[str, bool], None],
                  wake: Callable[[], None]) -> None:
         self.shelf, self.board, self.cancel = shelf, board, cancel
         self.in_progress = InProgress()
@@ -50,6 +51,7 @@ class ImportPipeline:
         self._on_done, self._on_imported, self._wake = on_done, on_imported, wake
         self.linker: Linker = shelf.linker()
         self.configure(config)
+        self.installs = self.linker.installs()    # as last discovered: imports do not glob app roots
 
     def configure(self, config: Config) -> None:
         """Settings from a (re)loaded config: jobs that start from now on use them."""
@@ -98,8 +100,8 @@ class ImportPipeline:
         else:
             self.board.finished(job.job_id, result)
             if result.outcome is ImportOutcome.IMPORTED:
-                self.link(result.model_id)
-                self._on_imported(result.model_id)   # identification: it never holds up an import
+                waiting = self.link(result.model_id)
+                self._on_imported(result.model_id, waiting)   # identification: never holds up an import
             again = result.source_changed            # put back by retire.py: it arrives again
         finally:
             if item.inbox is not None:
@@ -142,16 +144,25 @@ class ImportPipeline:
             return "it stays in the inbox and is imported again once it has settled"
         return None
 
-    def link(self, model_id: str) -> None:
-        """The incremental sync: this model only, into every install."""
+    def discover_installs(self) -> list[AppInstall]:
+        """Look for the configured installs now (the scheduler's tick, a reload); the ones not
+        seen before are returned (they get a full sync)."""
+        known = {i.root for i in self.installs}
+        self.installs = self.linker.installs()
+        return [i for i in self.installs if i.root not in known]
+
+    def link(self, model_id: str) -> bool:
+        """The incremental sync: this model only, into every install. True if a registration
+        through an app's API was queued (the daemon then starts the registration round)."""
         model = self.shelf.index.get(model_id)
         if model is None:
-            return
+            return False
         with self.shelf.writer.exclusive():   # the registry has one writer at a time, like the index
-            results = self.linker.sync_model(model, api_later=True)   # API apps: the scheduler's round
+            results = self.linker.sync_model(model, self.installs, api_later=True)  # API apps: the round
         made = sum(r.status is LinkStatus.CREATED for r in results)
         if made:
             log.info("linked %s into %d places", model.path, made)
+        return any(r.status is LinkStatus.PENDING for r in results)
 
     # -- stopping ---------------------------------------------------------------------------
     def start(self) -> None:
