@@ -27,7 +27,3 @@ class InProgress:
     def __contains__(self, path: object) -> bool:
         with self._lock:
             return path in self._paths
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._paths)

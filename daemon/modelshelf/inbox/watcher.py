@@ -77,9 +77,10 @@ class InboxWatcher:
         self._on_arrival, self._on_incomplete = on_arrival, on_incomplete
         self._lock = threading.Lock()
         ignore = IgnoreRules(settings.ignore)
+        self._in_progress = in_progress if in_progress is not None else InProgress()
         self._trackers = {inbox: ArrivalTracker(inbox, quiet_seconds=settings.quiet_seconds,
                                                 incomplete_after=settings.incomplete_seconds,
-                                                ignore=ignore, handed_out=in_progress)
+                                                ignore=ignore, handed_out=self._in_progress)
                           for inbox in inboxes}
         self._observers: list = []
         self._stop = threading.Event()
@@ -146,10 +147,12 @@ class InboxWatcher:
 
     def done(self, path: Path, again: bool = False) -> None:
         """An import of path ended; with again, what is there now is offered again (it changed)."""
-        for inbox, tracker in self._trackers.items():
-            if path.parent == inbox:
-                with self._lock:
-                    tracker.done(path, self.clock() if again else None)
+        tracker = self._trackers.get(path.parent)
+        if tracker is None:               # its inbox left the config in a reload meanwhile
+            self._in_progress.discard(path)
+            return
+        with self._lock:
+            tracker.done(path, self.clock() if again else None)
 
     def pending(self) -> int:
         with self._lock:

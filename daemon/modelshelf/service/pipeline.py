@@ -4,7 +4,8 @@
   identification lookup → status board; a failure is reported and the source stays in the inbox
   or goes to failed/ with the reason.
 
-The pipeline owns the set of inbox entries in progress, so it outlives any watcher: a reload that
+The pipeline holds the set of inbox entries in progress (the arrival trackers mark an entry when
+they hand it out and unmark it when its job ends), so the set outlives any watcher: a reload that
 replaces the watcher never offers an entry that is queued or importing again.
 """
 
@@ -64,14 +65,11 @@ class ImportPipeline:
     def submit(self, job: ImportJob, inbox: Path | None) -> str:
         """Queue a job; ShuttingDownError once the pipeline drains (nothing is recorded then)."""
         drives = (self.drives.drive_of(job.source), self.drives.drive_of(self.shelf.library.root))
-        if inbox is not None:
-            self.in_progress.add(job.source)
         self.board.queued(job.job_id, job.source)
         try:
             self.queues.submit(PipelineJob(job, inbox), drives)
         except ShuttingDownError:
             self.board.forget(job.job_id)
-            self.in_progress.discard(job.source)
             raise
         self._wake()
         return job.job_id
@@ -105,8 +103,7 @@ class ImportPipeline:
             again = result.source_changed            # put back by retire.py: it arrives again
         finally:
             if item.inbox is not None:
-                self._on_done(job.source, again)
-                self.in_progress.discard(job.source)
+                self._on_done(job.source, again)      # the watcher's tracker hands it back
             pending, running = self.queues.snapshot()
             if not pending and len(running) <= 1:
                 self.shelf.index.checkpoint()  # the end of a batch
