@@ -15,7 +15,7 @@ import pytest
 from modelshelf import actions
 from modelshelf.config import Config, ImportMode
 from modelshelf.errors import ModelNotFoundError
-from modelshelf.ingest import ImportJob
+from modelshelf.ingest import ImportJob, settings_from_config
 from modelshelf.library import METADATA_NAME, read_metadata
 from modelshelf.shelf import Shelf
 from modelshelf.verify import FileState, ModelCheck, verify_model
@@ -130,7 +130,7 @@ def test_a_broken_metadata_json_is_unreadable(shelf: Shelf, models: dict[str, Pa
     assert [(f.name, f.state) for f in check.files] == [(METADATA_NAME, FileState.UNREADABLE)]
     assert check.files[0].detail.startswith(f"{meta}: is not valid JSON")
     meta.unlink()
-    check = verify_model(models["llm"], "x", shelf.importer().settings)
+    check = verify_model(models["llm"], "x", settings_from_config(shelf.config.imports))
     assert check.files[0].state is FileState.UNREADABLE and "cannot be read" in check.files[0].detail
 
 

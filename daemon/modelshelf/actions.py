@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .index import ScanReport
+from .ingest import settings_from_config
 from .links import LinkResult, LinkStatus
 from .links.health import FixResult, HealthReport, apply_fixes, check_health
 from .links.maintenance import execute_delete, plan_delete, relocate
@@ -142,6 +143,6 @@ def checkpoint(shelf: Shelf) -> CheckpointReport:
 def verify(shelf: Shelf, model: str | None = None) -> Iterator[ModelCheck]:
     """Re-hash models, one check at a time (read-only: no lock, imports go on)."""
     models = [shelf.index.resolve(model)] if model else shelf.index.all()
-    settings = shelf.importer().settings
+    settings = settings_from_config(shelf.config.imports)
     for m in models:
         yield verify_model(shelf.library.folder(m.path), m.path, settings)

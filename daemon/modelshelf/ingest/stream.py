@@ -13,6 +13,7 @@ import errno
 import mmap
 import os
 import queue
+import stat
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -87,15 +88,23 @@ class _SinkThread:
 def open_for_reading(path: str | os.PathLike, direct: bool = False) -> tuple[int, bool]:
     """Open for one sequential pass. With direct, use O_DIRECT where the filesystem allows it
     (tmpfs and some FUSE mounts refuse it); otherwise the pages read are dropped behind the
-    reader. Returns (fd, whether O_DIRECT is on)."""
-    flags = os.O_RDONLY | os.O_CLOEXEC
+    reader. Returns (fd, whether O_DIRECT is on). Anything but a regular file is refused with
+    EINVAL: O_NONBLOCK keeps a FIFO in the file's place from blocking the open for ever (regular
+    files ignore the flag)."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+    fd, on = -1, False
     if direct:
         try:
-            return os.open(path, flags | os.O_DIRECT), True
+            fd, on = os.open(path, flags | os.O_DIRECT), True
         except OSError as e:
             if e.errno != errno.EINVAL:
                 raise
-    return os.open(path, flags), False
+    if fd < 0:
+        fd = os.open(path, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+    return fd, on
 
 
 def _read_full(fd: int, view: memoryview, offset: int) -> int:
