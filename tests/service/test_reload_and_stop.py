@@ -63,11 +63,10 @@ def test_reloads_during_an_import_make_exactly_one_job(tmp_path: Path) -> None:
                 os.kill(d.pid, signal.SIGHUP)
                 d.notify.wait_for_field("READY", "1")
             assert copying(d, src.name), "the import must still be running after the reloads"
-            jobs = d.wait_jobs(1, 120)
-            d.call("rescan")
+            assert [j["state"] for j in d.wait_jobs(1, 120)] == ["imported"]
+            d.call("rescan")                     # offered again now, it would make a second job
             wait_for(lambda: not d.call("jobs")["queued"] and not d.call("jobs")["running"], 10, "an idle daemon")
-            jobs = d.finished_jobs()
-            assert [(j["state"], j["error"]) for j in jobs] == [("imported", None)]
+            assert [(j["state"], j["error"]) for j in d.finished_jobs()] == [("imported", None)]
             assert d.call("status")["models"] == 1 and not src.exists()
             assert "ERROR" not in d.logs() and "does not exist" not in d.logs()
 
