@@ -12,6 +12,7 @@ from modelshelf.identify.worker import LookupOutcome, LookupWorker
 from modelshelf.library import read_metadata
 from modelshelf.shelf import Shelf
 
+from ..helpers import wait_for
 from ..hub.fake_hub import FakeHub, FakeRepo
 from ..hub.test_hub import imported, make_client, repo_file
 from ..models import write_safetensors
@@ -37,7 +38,11 @@ def test_a_lookup_during_a_rebuild_reaches_the_index(shelf: Shelf, tmp_path: Pat
         rebuild.start()
         fifo = os.open(held / "metadata.json", os.O_WRONLY)   # returns once the scan opened it
         lookup.start()
-        lookup.join(timeout=2)        # the old code finished here; the writer makes it wait for the rebuild
+        wait_for(lambda: hub.api_calls() >= 2, 10, "the lookup's calls to the Hub")
+        # Its network work is done: what is left is the write, which the rebuild's hold on the writer
+        # must keep waiting (the old code wrote here, in milliseconds, and the thread ended).
+        lookup.join(timeout=2)
+        assert lookup.is_alive(), "the lookup wrote while the rebuild held the writer"
         os.write(fifo, b"{}")
         os.close(fifo)
         rebuild.join()
