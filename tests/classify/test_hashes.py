@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelshelf.classify import HeaderHashes, autov2, is_autov2, matches_autov2, probe_file
+from modelshelf.classify import HeaderHashes, probe_file
 
 from .layouts import write_fixture
 
@@ -20,7 +20,7 @@ def test_header_hashes_are_exposed_on_the_probe(tmp_path: Path) -> None:
             "modelspec.hash_sha256": "0x" + SHA, "ss_base_model_version": "sdxl_base_v1-0"}
     probe = probe_file(write_fixture(tmp_path / "model.safetensors", "lora_sdxl_kohya", meta))
     assert probe.hashes == HeaderHashes(SHA, "a1b2c3d4", SHA)
-    assert probe.hashes.values() == (SHA, "a1b2c3d4", SHA)
+    assert probe.hashes.as_dict() == {"sshs_model_hash": SHA, "sshs_legacy_hash": "a1b2c3d4", "modelspec_sha256": SHA}
 
 
 @pytest.mark.bad_input
@@ -32,19 +32,5 @@ def test_malformed_header_hashes_are_dropped(tmp_path: Path, value: str) -> None
 
 
 def test_no_metadata_no_hashes(tmp_path: Path) -> None:
-    assert probe_file(write_fixture(tmp_path / "model.safetensors", "unet_sd15_ldm")).hashes.values() == ()
+    assert probe_file(write_fixture(tmp_path / "model.safetensors", "unet_sd15_ldm")).hashes.as_dict() == {}
 
-
-def test_autov2_is_the_first_ten_hex_digits_uppercase() -> None:
-    assert autov2(SHA) == SHA[:10].upper()
-    assert autov2(SHA.upper()) == SHA[:10].upper()
-    with pytest.raises(ValueError, match="not a SHA-256"):
-        autov2("1234")
-
-
-def test_autov2_search_accepts_either_case() -> None:
-    assert matches_autov2(SHA[:10].upper(), SHA)
-    assert matches_autov2(SHA[:10], SHA.upper())
-    assert not matches_autov2(SHA[:9], SHA)        # too short to be an AutoV2
-    assert not matches_autov2("0123456789", SHA)
-    assert is_autov2("ABCDEF0123") and not is_autov2("ABCDEF012Z")

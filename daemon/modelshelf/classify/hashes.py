@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 _HEX = re.compile(r"[0-9a-f]+")
-AUTOV2_CHARS = 10
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,6 @@ class HeaderHashes:
                                                  ("sshs_legacy_hash", self.sshs_legacy_hash),
                                                  ("modelspec_sha256", self.modelspec_sha256)) if value}
 
-    def values(self) -> tuple[str, ...]:
-        return tuple(v for v in (self.sshs_model_hash, self.sshs_legacy_hash, self.modelspec_sha256) if v)
-
 
 def _hex(value: str | None, length: int) -> str | None:
     if not value:
@@ -49,20 +45,3 @@ def header_hashes(metadata: Mapping[str, str]) -> HeaderHashes:
     return HeaderHashes(_hex(metadata.get("sshs_model_hash"), 64), _hex(metadata.get("sshs_legacy_hash"), 8),
                         _hex(metadata.get("modelspec.hash_sha256"), 64))
 
-
-def autov2(sha256_hex: str) -> str:
-    """AutoV2: the first 10 hex digits of the file's SHA-256, uppercase as A1111 and CivitAI show it."""
-    value = _hex(sha256_hex, 64)
-    if value is None:
-        raise ValueError(f"not a SHA-256 hex digest: {sha256_hex!r}")
-    return value[:AUTOV2_CHARS].upper()
-
-
-def is_autov2(text: str) -> bool:
-    """True if `text` looks like an AutoV2 hash (10 hex digits, either case)."""
-    return _hex(text, AUTOV2_CHARS) is not None
-
-
-def matches_autov2(query: str, sha256_hex: str) -> bool:
-    """True if `query` is the AutoV2 of `sha256_hex`, in either case."""
-    return is_autov2(query) and sha256_hex.lower().startswith(query.strip().lower())

@@ -34,7 +34,7 @@ from ..fs.paths import is_within
 from ..index import IndexedModel, ModelIndex
 from ..library import Library
 from ..library.metadata import read_metadata
-from .registry import LinkRecord, LinkRegistry
+from .registry import LinkRegistry
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +196,3 @@ class Linker:
         self.registry.add(self.files.record(install, placement))
         return True
 
-
-def records_by_install(records: list[LinkRecord]) -> dict[str, list[LinkRecord]]:
-    grouped: dict[str, list[LinkRecord]] = {}
-    for r in records:
-        grouped.setdefault(r.install, []).append(r)
-    return grouped
