@@ -29,7 +29,7 @@ from ..index import ModelIndex
 from ..ingest import FileDigest, Importer, ImportJob, StreamSettings, hash_file
 from ..ingest.retire import file_key
 from ..ingest.staging import stage_job
-from ..ingest.transfer import TransferMethod, Transferred, check_free_space, copy_file
+from ..ingest.transfer import TransferMethod, Transferred, check_free_space, copy_file, reads_back
 from ..library import Library
 from ..links.maintenance import execute_delete, plan_delete
 from .applinks import AppLink, AppLinks
@@ -209,8 +209,8 @@ class Executor:
         tmp = dest.with_name(dest.name + ".tmp")
         copied = copy_file(f.path, tmp, self.settings, lambda n: self._progress("copying", f.path, n),
                            self._cancel)
-        again = hash_file(tmp, self.settings, lambda n: self._progress("verifying", f.path, n), self._cancel)
-        if again != copied.digest:
+        if not reads_back(tmp, copied, self.settings, lambda n: self._progress("verifying", f.path, n),
+                          self._cancel):
             raise ModelshelfError(f"the library's copy of {f.path} reads back with another hash; the app's "
                                   f"file is kept. Check the disk holding {self.library.root}")
         if digest is not None and digest.blake3 != copied.digest.blake3:

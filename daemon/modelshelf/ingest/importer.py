@@ -45,7 +45,7 @@ from .plan import ImportPlan, PlannedFile, plan_import
 from .retire import Retired, file_key, retire_source
 from .sinks import FileDigest
 from .staging import StagedJob, restore_sources, stage_job
-from .transfer import StreamSettings, TransferMethod, Transferred, copy_file, hash_file, link_file
+from .transfer import StreamSettings, TransferMethod, Transferred, copy_file, hash_file, link_file, reads_back
 
 log = logging.getLogger(__name__)
 
@@ -311,13 +311,10 @@ class Importer:
                        final: Path) -> None:
         """Before a copied source is deleted, its library copy must read back with the same hash."""
         for f in plan.files:
-            t = arrived[f.name]
-            if t.method is TransferMethod.COPY:
-                again = hash_file(final / f.name, self.settings, cancel=None)
-                if again.blake3 != t.digest.blake3:
-                    raise ImportFailedError(job.source, "verifying the copy of",
-                                            f"{final / f.name} reads back with another hash; the "
-                                            "source is kept. Check the library's disk")
+            if not reads_back(final / f.name, arrived[f.name], self.settings):
+                raise ImportFailedError(job.source, "verifying the copy of",
+                                        f"{final / f.name} reads back with another hash; the "
+                                        "source is kept. Check the library's disk")
 
 
 def _name_in_source(plan: ImportPlan, f: PlannedFile) -> str:

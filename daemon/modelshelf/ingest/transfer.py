@@ -88,6 +88,15 @@ def copy_file(source: Path, dest: Path, settings: StreamSettings,
         os.close(src_fd)
 
 
+def reads_back(dest: Path, t: Transferred, settings: StreamSettings, on_progress: ProgressCallback | None = None,
+               cancel: threading.Event | None = None) -> bool:
+    """True if a transferred file reads back with the hash it was written with. Only a streamed
+    copy is read again: a clone or a link was hashed from the destination itself."""
+    if t.method is not TransferMethod.COPY:
+        return True
+    return hash_file(dest, settings, on_progress, cancel).blake3 == t.digest.blake3
+
+
 def _check_unchanged(source: Path, read: FileKey, done: str) -> None:
     """The source's name must still lead to the file read, as it was: the open descriptor reads
     the old file to the end even after its name is deleted or renamed over, and the copy must not
