@@ -51,6 +51,7 @@ from .base import (
     is_dir,
     markers_present,
 )
+from .filelinks import link_kind_of
 from .http_json import AppApiError, Failure
 from .ollama_api import FIRST_COPYING_CREATE, OllamaApi, Version, url_from_env
 from .ollama_blobs import BlobState, blob_state, link_blob, remove_blob
@@ -122,7 +123,8 @@ class OllamaAdapter:
             return Applied(placement, ApplyStatus.CLASH, detail=(
                 f"{placement.target} is Ollama's own copy of these bytes (same sha256); the manifest uses it"))
         if state is BlobState.OURS:
-            return Applied(placement, ApplyStatus.PRESENT, self._record(install, placement, _kind(placement.target)))
+            record = self._record(install, placement, link_kind_of(placement.target))
+            return Applied(placement, ApplyStatus.PRESENT, record)
         kind = link_blob(placement.target, placement.source, install.link)
         return Applied(placement, ApplyStatus.CREATED, self._record(install, placement, kind))
 
@@ -270,12 +272,6 @@ class OllamaAdapter:
         # Not blobs/: a link there that the registry forgot may be used by the user's `ollama cp`
         # of a model; removing it as an orphan would break that model.
         return ()
-
-
-def _kind(path: Path) -> LinkKind:
-    if not path.is_symlink():
-        return LinkKind.HARDLINK
-    return LinkKind.ABSOLUTE if os.path.isabs(os.readlink(path)) else LinkKind.RELATIVE
 
 
 def replace_target(placement: Placement, models: Path, name: fmt.OllamaName) -> Placement:

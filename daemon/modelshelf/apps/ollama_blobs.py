@@ -17,6 +17,7 @@ from pathlib import Path
 from ..config import LinkPolicy
 from ..fs.durable import fsync_dir
 from .base import LinkKind
+from .filelinks import make_link
 
 
 class BlobState(enum.StrEnum):
@@ -54,17 +55,14 @@ def link_blob(blob: Path, source: Path, policy: LinkPolicy) -> LinkKind:
     if blob.is_symlink() and blob_state(blob, source) is BlobState.DANGLING:
         blob.unlink()
     kind = _choose(blob.parent, source, policy)
-    if kind is LinkKind.HARDLINK:
-        os.link(source, blob)
-    elif kind is LinkKind.RELATIVE:
-        os.symlink(os.path.relpath(source, blob.parent), blob)
-    else:
-        os.symlink(source, blob)
+    make_link(kind, source, blob)
     fsync_dir(blob.parent)
     return kind
 
 
 def _choose(folder: Path, source: Path, policy: LinkPolicy) -> LinkKind:
+    # Not FileLinker's choice: on one filesystem a hardlink, so the `ollama` service user needs no
+    # read access along the library's path (a symlink would need it).
     same_fs = os.stat(folder).st_dev == os.stat(source).st_dev
     if policy is LinkPolicy.HARDLINK or (policy is LinkPolicy.AUTO and same_fs):
         return LinkKind.HARDLINK   # on another filesystem os.link raises EXDEV: a clear error, nothing made
