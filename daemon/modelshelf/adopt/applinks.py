@@ -9,16 +9,14 @@ are ordinary LinkRecords (method LINK), so health, delete and relocate treat the
 
 from __future__ import annotations
 
-import errno
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..apps import AdapterEnv, Adapters, AppInstall, AppKind, LinkKind, LinkRecord, Placement, PlacementMethod
-from ..apps.filelinks import FileLinker, LinkError
+from ..apps.filelinks import FileLinker, require_writable
 from ..apps.linkbase import LinkAdapter
-from ..fs.checks import fs_facts
 from ..fs.mounts import mount_of
 from ..library import Library
 from ..library.root import MARKER_NAME
@@ -73,10 +71,7 @@ class AppLinks:
     @staticmethod
     def check_writable(folder: Path) -> None:
         """For a dry run: raise LinkError if links cannot be made in folder, writing nothing."""
-        facts = fs_facts(folder)
-        if facts.read_only or not facts.writable:
-            raise LinkError(errno.EROFS if facts.read_only else errno.EACCES,
-                            f"{folder} is {'on a read-only mount' if facts.read_only else 'not writable'}")
+        require_writable(folder)
 
     def register(self, install: AppInstall, link: AppLink, model_id: str, library_rel: str) -> None:
         """Record the link that now stands at link.path (its kind read from disk)."""

@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..fs.checks import fs_facts
+from ..fs.checks import FsFacts, fs_facts
 from .base import (
     AppInstall,
     Applied,
@@ -61,6 +61,15 @@ def link_kind_of(target: Path) -> LinkKind:
     if not os.path.islink(target):
         return LinkKind.HARDLINK
     return LinkKind.ABSOLUTE if os.path.isabs(os.readlink(target)) else LinkKind.RELATIVE
+
+
+def require_writable(folder: Path) -> FsFacts:
+    """folder's filesystem facts; LinkError (writing nothing) if links cannot be made there."""
+    facts = fs_facts(folder)
+    if facts.read_only or not facts.writable:
+        raise LinkError(errno.EROFS if facts.read_only else errno.EACCES,
+                        f"{folder} is {'on a read-only mount' if facts.read_only else 'not writable'}")
+    return facts
 
 
 def explain(error: OSError, target: Path) -> str:
@@ -122,11 +131,7 @@ class FileLinker:
         a read-only app tree gets a clear error and no half-made folders."""
         if folder.is_dir():
             return
-        existing = _first_existing(folder)
-        facts = fs_facts(existing)
-        if facts.read_only or not facts.writable:
-            raise LinkError(errno.EROFS if facts.read_only else errno.EACCES,
-                            f"{existing} is {'on a read-only mount' if facts.read_only else 'not writable'}")
+        require_writable(_first_existing(folder))
         folder.mkdir(parents=True, exist_ok=True)
 
     def record(self, install: AppInstall, placement: Placement,
@@ -198,10 +203,7 @@ class FileLinker:
         return self._kinds[key]
 
     def _choose(self, policy: LinkPolicy, folder: Path, source: Path) -> LinkKind:
-        facts = fs_facts(folder)
-        if facts.read_only or not facts.writable:
-            raise LinkError(errno.EROFS if facts.read_only else errno.EACCES,
-                            f"{folder} is {'on a read-only mount' if facts.read_only else 'not writable'}")
+        facts = require_writable(folder)
         for warning in facts.warnings:       # once per target folder: NTFS, network, sandbox
             log.warning("linking into %s: %s", folder, warning)
         same_fs = os.stat(folder).st_dev == os.stat(source).st_dev
