@@ -160,8 +160,13 @@ class HubClient:
                              last_error=self.last_error)
 
 
+def offline_from_env() -> bool:
+    """HF_HUB_OFFLINE=1 (huggingface_hub's own switch): modelshelf asks no online service."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def settings_from_env(endpoint: str = "", token: str = "", offline: bool = False, **kw: Any) -> HubSettings:
     """Config values win; else HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE from the environment."""
-    env_offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    env_offline = offline_from_env()
     return HubSettings(endpoint=(endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/"),
                        token=token or os.environ.get("HF_TOKEN") or None, offline=offline or env_offline, **kw)

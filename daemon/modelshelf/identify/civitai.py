@@ -26,6 +26,7 @@ from typing import Any
 
 from ..config import Config, NsfwChoice
 from ..hub.cache import HubCache
+from ..hub.client import offline_from_env
 from ..hub.state import ServiceState, service_state
 from ..hub.throttle import CircuitBreaker, SlidingWindowThrottle
 from ..hub.transport import parse_retry_after
@@ -90,7 +91,7 @@ def civitai_settings(endpoint: str = "", offline: bool = False, nsfw: NsfwChoice
     """$MODELSHELF_CIVITAI_ENDPOINT, else the config's endpoint, else the domain `nsfw` picks. The
     token only ever comes from $CIVITAI_API_TOKEN. HF_HUB_OFFLINE (modelshelf's offline switch)
     keeps CivitAI offline too."""
-    env_offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    env_offline = offline_from_env()
     chosen = os.environ.get("MODELSHELF_CIVITAI_ENDPOINT") or endpoint or DOMAINS[nsfw]
     return CivitaiSettings(endpoint=chosen.rstrip("/"), token=os.environ.get("CIVITAI_API_TOKEN") or None,
                            offline=offline or env_offline, nsfw=nsfw, **kw)
