@@ -255,13 +255,15 @@ class Daemon:
 
     def _drain(self) -> None:
         """Let running imports finish within drain_seconds; a second stop signal ends that at once."""
-        running = len(self.board.jobs()["running"])
-        drain = self.config.service.drain_seconds
+        self.pipeline.stop_taking()
+        running, drain = self.board.running(), self.config.service.drain_seconds
         if running:
             log.info("stopping: letting %d running import%s finish (up to %.0f s; stop again to cancel now)",
                      running, "" if running == 1 else "s", drain)
         deadline = time.monotonic() + drain
-        while not self.pipeline.drain(min(0.2, max(0.0, deadline - time.monotonic()))):
+        # Woken by every job's end; the 0.2 s bound is for a second signal, which a handler cannot
+        # safely announce through the board's lock.
+        while not self.board.wait_idle(min(0.2, max(0.0, deadline - time.monotonic()))):
             if any(s in _STOP_SIGNALS for s in self._signals):
                 log.warning("stopped again: cancelling the running imports now (sources stay in place)")
                 break
@@ -269,5 +271,6 @@ class Daemon:
                 log.warning("imports still running after %.0f s: cancelling them (sources stay in place)", drain)
                 break
         else:
+            self.pipeline.finish(max(0.0, deadline - time.monotonic()))
             return
-        self.pipeline.abandon()
+        self.pipeline.finish()

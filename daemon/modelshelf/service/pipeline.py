@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,21 +164,16 @@ class ImportPipeline:
     def start(self) -> None:
         self.queues.start()
 
-    def drain(self, timeout: float) -> bool:
-        """Start no more jobs; let running ones finish within timeout. True if all ended.
-        An adoption asked for over the socket runs beside the queues but is on the board: it is
-        waited for too, and abandon() (the cancel event) stops it between files."""
-        deadline = time.monotonic() + timeout
-        if not self.queues.stop(timeout):
-            return False
-        while self.board.jobs()["running"]:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.cancel.wait(min(left, 0.05))     # a short poll: the board has no "idle" signal
-        return True
+    def stop_taking(self) -> None:
+        """Start no more jobs (running ones go on; the board says when they end: an adoption asked
+        for over the socket runs beside the queues, on the board too)."""
+        self.queues.stop(0)
 
-    def abandon(self) -> None:
-        """Cancel running imports safely (their sources stay in place) and wait for them."""
+    def finish(self, timeout: float | None = None) -> None:
+        """Wait up to timeout for the workers to end (a job taken just before the stop may still
+        be starting); with no timeout, or past it, stop what still runs safely (imports leave
+        their sources in place, an adoption stops between files) and wait for that."""
+        if timeout is not None and self.queues.stop(timeout):
+            return
         self.cancel.set()
         self.queues.join()

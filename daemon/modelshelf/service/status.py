@@ -54,6 +54,7 @@ class JobView:
 class StatusBoard:
     def __init__(self, model_count: int = 0, history: int = 50) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)   # a job ended: wait_idle() looks again
         self.state = State.STARTING
         self.model_count = model_count
         self._jobs: dict[str, JobView] = {}
@@ -75,6 +76,7 @@ class StatusBoard:
         """A queued job that was never taken (the daemon was stopping)."""
         with self._lock:
             self._jobs.pop(job_id, None)
+            self._changed.notify_all()
 
     def started(self, job_id: str) -> None:
         with self._lock:
@@ -104,6 +106,18 @@ class StatusBoard:
                 self.last_error = error
             self._counts[job.state] += 1
             self._finished.append(job)
+            self._changed.notify_all()
+
+    def running(self) -> int:
+        with self._lock:
+            return sum(j.state is JobState.RUNNING for j in self._jobs.values())
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job runs (an import, or an adoption asked for over the socket); False if
+        one still does after timeout."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not any(j.state is JobState.RUNNING for j in self._jobs.values()), timeout)
 
     def jobs(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
