@@ -8,7 +8,7 @@ only confirm or split what names leave open (SD 2 versus SD 1.5: same blocks, co
 
 from __future__ import annotations
 
-from .layout import Layout
+from .layout import Layout, StateDict
 
 # SD 1.5 / SD 2 UNets carry attention in the first level (ldm input_blocks 1-2 and output_blocks
 # 9-11, diffusers down_blocks.0 and up_blocks.3); SDXL has none there, a label_emb/add_embedding and
@@ -84,11 +84,9 @@ def is_unet(layout: Layout) -> bool:
         layout.has(r"down_blocks_\d+_") and layout.has(r"time_embedding_") and layout.has(r"mid_block_"))
 
 
-def llm_family(names: frozenset[str]) -> str | None:
+def llm_family(sd: StateDict) -> str | None:
     """The transformers model_type a decoder's tensor names show; None if not a known decoder."""
-    def has(fragment: str) -> bool:
-        return any(fragment in n for n in names)
-
+    has = sd.has
     if not (has("layers.0.self_attn.") and (has("embed_tokens") or has("lm_head"))):
         return None
     if has("pre_feedforward_layernorm"):

@@ -132,7 +132,7 @@ def _upscaler(sd: StateDict) -> str | None:
 
 
 def _llm(sd: StateDict) -> str | None:
-    return llm_family(sd.names)
+    return llm_family(sd)
 
 
 _RULES: list[tuple[Callable[[StateDict], str | None], ModelType, float, str]] = [

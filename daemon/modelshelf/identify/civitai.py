@@ -252,22 +252,23 @@ class CivitaiProvider(ClientBacked):
         """Versions listing each hash (cached, else asked in batches); the reason for those not asked."""
         found: dict[str, list[CivitaiVersion]] = {}
         failed: dict[str, str] = {}
-        ask = []
+        ask, stale = [], {}
         for digest in digests:
             cached = self.cache.get(_key(digest))
             if cached is not None and cached.fresh:
                 found[digest] = [version_from_cache(v) for v in cached.value]
             else:
                 ask.append(digest)
+                if cached is not None:
+                    stale[digest] = cached
         size = min(self.client.settings.batch_size, MAX_BATCH)
         for chunk in (ask[i:i + size] for i in range(0, len(ask), size)):
             try:
                 versions = self.client.by_hash(chunk[0]) if len(chunk) == 1 else self.client.by_hashes(chunk)
             except ProviderUnavailableError as e:
                 for digest in chunk:
-                    stale = self.cache.get(_key(digest))
-                    if stale is not None:           # a stale answer beats none while CivitAI is away
-                        found[digest] = [version_from_cache(v) for v in stale.value]
+                    if digest in stale:             # a stale answer beats none while CivitAI is away
+                        found[digest] = [version_from_cache(v) for v in stale[digest].value]
                     else:
                         failed[digest] = e.reason
                 continue
